@@ -1,0 +1,315 @@
+//! Errors: one [`Error`] type whose [`ErrorKind`] maps 1:1 to the C status codes.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A specialised `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, coarsely. Each kind has a stable C status code ([`ErrorKind::status`])
+/// and a stable lower-case name ([`ErrorKind::name`]) used in messages and by the CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A required pointer was NULL (C API only).
+    NullArgument,
+    /// Bad UTF-8, bad JSON, empty messages, a bad option value or a missing API key.
+    InvalidArgument,
+    /// DNS, TCP, TLS or proxy failure before the request was sent.
+    Connect,
+    /// A connect, header, idle or total timeout expired ([`Error::timeout_phase`] says which).
+    Timeout,
+    /// The server answered with a non-2xx status ([`Error::http_status`]).
+    Http,
+    /// The server reported an error inside a 200 event stream.
+    Api,
+    /// Malformed SSE or JSON, an unexpected content type or bad chunked encoding.
+    Protocol,
+    /// The stream ended without `[DONE]` and without a `finish_reason`.
+    Truncated,
+    /// A line, event or body exceeded its configured limit.
+    Limit,
+    /// The stream was cancelled (cancel handle, dropped callback consumer).
+    Cancelled,
+    /// Any other I/O failure in the middle of a stream.
+    Io,
+    /// A bug inside the library, caught at the C boundary.
+    Panic,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of the C status table.
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::NullArgument,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Http,
+        ErrorKind::Api,
+        ErrorKind::Protocol,
+        ErrorKind::Truncated,
+        ErrorKind::Limit,
+        ErrorKind::Cancelled,
+        ErrorKind::Io,
+        ErrorKind::Panic,
+    ];
+
+    /// The C status code (`UPSTAGE_ERR_*`), always negative.
+    pub const fn status(self) -> i32 {
+        match self {
+            ErrorKind::NullArgument => -1,
+            ErrorKind::InvalidArgument => -2,
+            ErrorKind::Connect => -3,
+            ErrorKind::Timeout => -4,
+            ErrorKind::Http => -5,
+            ErrorKind::Api => -6,
+            ErrorKind::Protocol => -7,
+            ErrorKind::Truncated => -8,
+            ErrorKind::Limit => -9,
+            ErrorKind::Cancelled => -10,
+            ErrorKind::Io => -11,
+            ErrorKind::Panic => -100,
+        }
+    }
+
+    /// The kind whose C status code is `status`, if any.
+    pub fn from_status(status: i32) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.status() == status)
+    }
+
+    /// The stable lower-case name (`"timeout"`, `"http"`, ...), as printed by the CLI.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorKind::NullArgument => "null_argument",
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Http => "http",
+            ErrorKind::Api => "api",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Limit => "limit",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Io => "io",
+            ErrorKind::Panic => "panic",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which timeout expired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Establishing the TCP (and proxy, TLS) connection.
+    Connect,
+    /// Waiting for the response status line and headers.
+    Headers,
+    /// Waiting for the next bytes of the body.
+    Idle,
+    /// The whole request, when a total timeout was asked for.
+    Total,
+}
+
+impl TimeoutPhase {
+    /// A lower-case name: `connect`, `headers`, `idle`, `total`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimeoutPhase::Connect => "connect",
+            TimeoutPhase::Headers => "headers",
+            TimeoutPhase::Idle => "idle",
+            TimeoutPhase::Total => "total",
+        }
+    }
+}
+
+/// The error type of every fallible operation in this crate.
+///
+/// Small (one pointer) so that `Result<T>` stays cheap on the hot path. The message is
+/// human-readable and never contains the API key.
+#[derive(Clone, thiserror::Error)]
+#[error("{}", inner.message)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    http_status: Option<u16>,
+    api_type: Option<String>,
+    api_code: Option<String>,
+    api_param: Option<String>,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+    timeout_phase: Option<TimeoutPhase>,
+    attempts: u32,
+}
+
+impl Error {
+    /// A new error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                http_status: None,
+                api_type: None,
+                api_code: None,
+                api_param: None,
+                request_id: None,
+                retry_after: None,
+                timeout_phase: None,
+                attempts: 1,
+            }),
+        }
+    }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub(crate) fn timeout(phase: TimeoutPhase) -> Error {
+        let mut e = Error::new(
+            ErrorKind::Timeout,
+            format!("{} timeout expired", phase.name()),
+        );
+        e.inner.timeout_phase = Some(phase);
+        e
+    }
+
+    pub(crate) fn with_http_status(mut self, status: u16) -> Error {
+        self.inner.http_status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_api_details(
+        mut self,
+        api_type: Option<String>,
+        code: Option<String>,
+        param: Option<String>,
+    ) -> Error {
+        self.inner.api_type = api_type;
+        self.inner.api_code = code;
+        self.inner.api_param = param;
+        self
+    }
+
+    pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Error {
+        if self.inner.request_id.is_none() {
+            self.inner.request_id = request_id;
+        }
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Error {
+        self.inner.retry_after = retry_after;
+        self
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Error {
+        self.inner.attempts = attempts;
+        self
+    }
+
+    /// The coarse kind, which is also the C status code.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The human-readable message (the server's own words for HTTP and API errors).
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The HTTP status, for [`ErrorKind::Http`] errors (and in-band errors that carry one).
+    pub fn http_status(&self) -> Option<u16> {
+        self.inner.http_status
+    }
+
+    /// The server's error `type` (OpenAI envelope), when it sent one.
+    pub fn api_type(&self) -> Option<&str> {
+        self.inner.api_type.as_deref()
+    }
+
+    /// The server's error `code`, rendered as a string even when it was a number.
+    pub fn api_code(&self) -> Option<&str> {
+        self.inner.api_code.as_deref()
+    }
+
+    /// The server's error `param`, when it sent one.
+    pub fn api_param(&self) -> Option<&str> {
+        self.inner.api_param.as_deref()
+    }
+
+    /// The response's `x-request-id` header (or the chunk id), for support requests.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+
+    /// The wait the server asked for (`retry-after-ms` / `retry-after`), when it asked.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
+    }
+
+    /// Which timeout expired, for [`ErrorKind::Timeout`].
+    pub fn timeout_phase(&self) -> Option<TimeoutPhase> {
+        self.inner.timeout_phase
+    }
+
+    /// How many HTTP attempts were made before this error (1 when there was no retry).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_match_the_c_table() {
+        let table: Vec<(i32, &str)> = ErrorKind::ALL
+            .iter()
+            .map(|k| (k.status(), k.name()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                (-1, "null_argument"),
+                (-2, "invalid_argument"),
+                (-3, "connect"),
+                (-4, "timeout"),
+                (-5, "http"),
+                (-6, "api"),
+                (-7, "protocol"),
+                (-8, "truncated"),
+                (-9, "limit"),
+                (-10, "cancelled"),
+                (-11, "io"),
+                (-100, "panic"),
+            ]
+        );
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_status(kind.status()), Some(kind));
+        }
+        assert_eq!(ErrorKind::from_status(0), None);
+    }
+
+    #[test]
+    fn error_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+}

@@ -184,6 +184,11 @@ impl Error {
         e
     }
 
+    pub(crate) fn with_message(mut self, message: String) -> Error {
+        self.inner.message = message;
+        self
+    }
+
     pub(crate) fn with_http_status(mut self, status: u16) -> Error {
         self.inner.http_status = Some(status);
         self

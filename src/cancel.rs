@@ -1,0 +1,145 @@
+//! Cancelling a stream from any thread.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Cancels a stream from any thread, interrupting a read blocked on a silent server at once.
+///
+/// Every stream has its own HTTP agent; cancelling sets a flag and shuts that agent's
+/// sockets down, so a blocked `read` returns straight away and the stream reports
+/// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled). Cancelling before the request is
+/// sent, or during a retry's wait, stops it too. Cloning shares the same cancellation.
+///
+/// ```
+/// let handle = upstage::CancelHandle::new();
+/// let remote = handle.clone();
+/// std::thread::spawn(move || remote.cancel()).join().unwrap();
+/// assert!(handle.is_cancelled());
+/// ```
+#[derive(Clone, Default)]
+pub struct CancelHandle {
+    state: Arc<State>,
+}
+
+#[derive(Default)]
+struct State {
+    cancelled: AtomicBool,
+    agent: Mutex<Option<ureq::Agent>>,
+    wake: Condvar,
+}
+
+impl CancelHandle {
+    /// A handle not yet attached to any stream.
+    pub fn new() -> CancelHandle {
+        CancelHandle::default()
+    }
+
+    /// Cancels: idempotent, never blocks on I/O.
+    pub fn cancel(&self) {
+        self.state.cancelled.store(true, Ordering::SeqCst);
+        let agent = self
+            .state
+            .agent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.state.wake.notify_all();
+        if let Some(agent) = agent {
+            agent.shutdown();
+        }
+    }
+
+    /// Whether [`cancel`](CancelHandle::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.state.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Remembers the agent whose sockets a cancel must shut down. Returns `false`, and shuts
+    /// the agent down, when the handle was already cancelled.
+    pub(crate) fn attach(&self, agent: &ureq::Agent) -> bool {
+        let mut slot = self
+            .state
+            .agent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.is_cancelled() {
+            drop(slot);
+            agent.clone().shutdown();
+            return false;
+        }
+        *slot = Some(agent.clone());
+        true
+    }
+
+    /// Forgets the agent, so that a handle kept by the caller does not keep it alive.
+    pub(crate) fn detach(&self) {
+        self.state
+            .agent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// Sleeps for `duration` unless cancelled first; returns `false` when cancelled.
+    pub(crate) fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        let mut slot = self
+            .state
+            .agent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while !self.is_cancelled() {
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            slot = self
+                .state
+                .wake
+                .wait_timeout(slot, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        false
+    }
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    #[test]
+    fn cancel_wakes_a_sleeper_at_once() {
+        let handle = CancelHandle::new();
+        let sleeper = handle.clone();
+        let started = Instant::now();
+        let worker = thread::spawn(move || sleeper.sleep(Duration::from_secs(60)));
+        thread::sleep(Duration::from_millis(20));
+        handle.cancel();
+        assert!(!worker.join().unwrap());
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn sleep_runs_its_course_when_not_cancelled() {
+        assert!(CancelHandle::new().sleep(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn attach_after_cancel_refuses() {
+        let handle = CancelHandle::new();
+        handle.cancel();
+        assert!(!handle.attach(&ureq::Agent::new_with_defaults()));
+    }
+}

@@ -891,3 +891,30 @@ fn a_cancelled_stream_is_never_truncated_or_io() {
     }
     assert_released(&server);
 }
+
+#[test]
+fn cancel_interrupts_a_close_delimited_stream_as_cancelled() {
+    // Without chunked framing, the shut-down socket looks like an orderly end of body;
+    // the stream must still say Cancelled, not Truncated.
+    let server = Server::start(|conn: &mut Conn| {
+        conn.start_sse_close_delimited()
+            .sse_data(&chunk_json("first"));
+        if conn.peer_closed(secs(20)) {
+            conn.note("client closed");
+        }
+    });
+    let client = builder(&server).max_retries(0).build().unwrap();
+    let mut stream = client.stream(&request()).unwrap();
+    assert_eq!(stream.next_token().unwrap().unwrap(), "first");
+    let handle = stream.cancel_handle();
+    let canceller = thread::spawn(move || {
+        thread::sleep(ms(200));
+        handle.cancel();
+    });
+    let error = stream.next_token().unwrap().unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error:?}");
+    assert!(server.wait_for_note("client closed", secs(5)));
+    drop(stream);
+    assert_released(&server);
+}

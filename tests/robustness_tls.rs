@@ -440,14 +440,26 @@ fn another_ca_is_not_trusted_either() {
 
 #[test]
 fn https_to_a_plain_http_server_is_a_connect_error() {
-    let server = support::Server::start(support::serve_tokens(&["plain"]));
+    // A plain HTTP server answers the ClientHello with a 400 in clear text.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let plain = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(secs(5))).unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = tcp.read(&mut buf);
+        let _ = tcp.write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    });
     let client = Client::builder()
-        .base_url(format!("https://{}/v1", server.addr()))
+        .base_url(format!("https://{addr}/v1"))
         .proxy(None)
         .max_retries(0)
         .build()
         .unwrap();
     let (_, error) = drain(&client);
+    plain.join().unwrap();
     let error = error.expect("a TLS handshake with an HTTP server fails");
     assert_eq!(error.kind(), ErrorKind::Connect, "{error:?}");
     assert!(error.message().contains("TLS"), "{error}");

@@ -820,6 +820,23 @@ fn io_call_error(error: std::io::Error) -> Error {
             return Error::timeout(TimeoutPhase::Headers);
         }
     }
+    // rustls failures (certificate verification, alerts, a server that does not speak
+    // TLS) reach us as `InvalidData` I/O errors wrapping the `rustls::Error`.
+    if error.kind() == K::InvalidData {
+        if let Some(detail) = error.get_ref().map(ToString::to_string) {
+            const TLS_MARKERS: [&str; 6] = [
+                "certificate",
+                "alert",
+                "handshake",
+                "peer is incompatible",
+                "peer misbehaved",
+                "corrupt message",
+            ];
+            if TLS_MARKERS.iter().any(|m| detail.contains(m)) {
+                return tls_error(&detail);
+            }
+        }
+    }
     match error.kind() {
         K::ConnectionRefused
         | K::AddrNotAvailable

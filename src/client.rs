@@ -837,6 +837,15 @@ fn io_call_error(error: std::io::Error) -> Error {
             }
         }
     }
+    // A SOCKS proxy refusing our credentials (or asking for a method we lack) fails
+    // its handshake with these; they are proxy failures, so `Connect`.
+    let detail = error.to_string();
+    if error.kind() == K::PermissionDenied || detail.contains("auth method") {
+        return Error::new(
+            ErrorKind::Connect,
+            format!("the proxy refused the connection: {detail}"),
+        );
+    }
     match error.kind() {
         K::ConnectionRefused
         | K::AddrNotAvailable

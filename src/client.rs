@@ -498,7 +498,7 @@ impl Client {
             let (error, should_retry) = match self.send(&agent, &body, stream) {
                 Ok(response) if response.status().is_success() => {
                     phase.begin();
-                    let mut opened = self.into_stream(response, cancel)?;
+                    let mut opened = self.stream_from(response, cancel)?;
                     opened.set_attempts(attempt);
                     return Ok(opened);
                 }
@@ -557,7 +557,7 @@ impl Client {
 
     /// Turns a 2xx response into a stream: SSE, a whole JSON completion (servers that
     /// ignore `stream`), or a protocol error naming an unexpected content type.
-    fn into_stream(
+    fn stream_from(
         &self,
         response: ureq::http::Response<ureq::Body>,
         cancel: &CancelHandle,
@@ -812,13 +812,11 @@ fn call_error(error: ureq::Error) -> Error {
 
 fn io_call_error(error: std::io::Error) -> Error {
     use std::io::ErrorKind as K;
-    if let Some(inner) = error
+    let inner = error
         .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>())
-    {
-        if let ureq::Error::Timeout(_) = inner {
-            return Error::timeout(TimeoutPhase::Headers);
-        }
+        .and_then(|e| e.downcast_ref::<ureq::Error>());
+    if let Some(ureq::Error::Timeout(_)) = inner {
+        return Error::timeout(TimeoutPhase::Headers);
     }
     match error.kind() {
         K::ConnectionRefused

@@ -498,7 +498,7 @@ impl Client {
             let (error, should_retry) = match self.send(&agent, &body, stream) {
                 Ok(response) if response.status().is_success() => {
                     phase.begin();
-                    let mut opened = self.into_stream(response, cancel)?;
+                    let mut opened = self.stream_from(response, cancel)?;
                     opened.set_attempts(attempt);
                     return Ok(opened);
                 }
@@ -557,7 +557,7 @@ impl Client {
 
     /// Turns a 2xx response into a stream: SSE, a whole JSON completion (servers that
     /// ignore `stream`), or a protocol error naming an unexpected content type.
-    fn into_stream(
+    fn stream_from(
         &self,
         response: ureq::http::Response<ureq::Body>,
         cancel: &CancelHandle,
@@ -639,21 +639,8 @@ fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<
     if essence == "application/json" || essence.ends_with("+json") {
         return Ok((BodyKind::Json, reader));
     }
-    let mut head = vec![0; 512];
-    let mut filled = 0;
-    while filled < head.len() {
-        match reader.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(body_io_error(e, cancel)),
-        }
-    }
-    head.truncate(filled);
-    let text = head
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(&head)
-        .trim_ascii_start();
+    let head = read_head(&mut reader, cancel)?;
+    let text = meaningful(&head);
     let kind = if text.starts_with(b"{") {
         BodyKind::Json
     } else if [&b"data:"[..], b"event:", b"id:", b"retry:", b":"]
@@ -676,6 +663,34 @@ fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<
         .with_http_status(200));
     };
     Ok((kind, Box::new(Cursor::new(head).chain(reader))))
+}
+
+/// Reads just enough to tell JSON from SSE (a `{`, a `:`, or the longest field name,
+/// `retry:`), or to EOF: a slow stream must not be held back by the sniffing.
+fn read_head(reader: &mut Body, cancel: &CancelHandle) -> Result<Vec<u8>> {
+    let undecided = |head: &[u8]| {
+        let text = meaningful(head);
+        !text.starts_with(b"{") && !text.starts_with(b":") && text.len() < b"retry:".len()
+    };
+    let mut head = vec![0; 512];
+    let mut filled = 0;
+    while filled < head.len() && undecided(&head[..filled]) {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(body_io_error(e, cancel)),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+/// The body's start without a BOM and leading whitespace.
+fn meaningful(head: &[u8]) -> &[u8] {
+    head.strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(head)
+        .trim_ascii_start()
 }
 
 /// Reads a whole body, failing with `Limit` past `limit` bytes instead of growing.
@@ -812,13 +827,11 @@ fn call_error(error: ureq::Error) -> Error {
 
 fn io_call_error(error: std::io::Error) -> Error {
     use std::io::ErrorKind as K;
-    if let Some(inner) = error
+    let inner = error
         .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>())
-    {
-        if let ureq::Error::Timeout(_) = inner {
-            return Error::timeout(TimeoutPhase::Headers);
-        }
+        .and_then(|e| e.downcast_ref::<ureq::Error>());
+    if let Some(ureq::Error::Timeout(_)) = inner {
+        return Error::timeout(TimeoutPhase::Headers);
     }
     // rustls failures (certificate verification, alerts, a server that does not speak
     // TLS) reach us as `InvalidData` I/O errors wrapping the `rustls::Error`.

@@ -271,10 +271,10 @@ fn spelled_stream() -> impl Strategy<Value = Spelled> {
                     // data lines are joined with "\n", which JSON ignores.
                     let cut = json.find(":{").unwrap() + 1;
                     body.extend_from_slice(prefix);
-                    body.extend_from_slice(json[..cut].as_bytes());
+                    body.extend_from_slice(&json.as_bytes()[..cut]);
                     body.extend_from_slice(e);
                     body.extend_from_slice(prefix);
-                    body.extend_from_slice(json[cut..].as_bytes());
+                    body.extend_from_slice(&json.as_bytes()[cut..]);
                 } else {
                     body.extend_from_slice(prefix);
                     body.extend_from_slice(json.as_bytes());

@@ -64,7 +64,10 @@ pub fn run(reader: impl Read + Send + 'static, flavor: Flavor, limits: Limits) -
         }
     }
     // A failed or finished stream stays finished.
-    assert!(stream.next_event().is_none(), "stream yielded after its end");
+    assert!(
+        stream.next_event().is_none(),
+        "stream yielded after its end"
+    );
     Outcome {
         deltas,
         end,
@@ -74,7 +77,11 @@ pub fn run(reader: impl Read + Send + 'static, flavor: Flavor, limits: Limits) -
 }
 
 /// Tokens through the `Iterator` interface must match the content deltas.
-pub fn tokens(reader: impl Read + Send + 'static, flavor: Flavor, limits: Limits) -> (Vec<String>, Result<(), ErrorKind>) {
+pub fn tokens(
+    reader: impl Read + Send + 'static,
+    flavor: Flavor,
+    limits: Limits,
+) -> (Vec<String>, Result<(), ErrorKind>) {
     let mut out = Vec::new();
     for item in ChatStream::from_reader(reader, flavor, limits) {
         match item {
@@ -107,8 +114,20 @@ pub fn check(body: &[u8], flavor: Flavor, limits: Limits, seed: u64, max_piece: 
 pub fn limits(selector: u8) -> Limits {
     match selector % 4 {
         0 => Limits::default(),
-        1 => Limits { max_line: 64, max_event: 256, ..Limits::default() },
-        2 => Limits { max_line: 1, max_event: 1, ..Limits::default() },
-        _ => Limits { max_line: 4096, max_event: 100, ..Limits::default() },
+        1 => Limits {
+            max_line: 64,
+            max_event: 256,
+            ..Limits::default()
+        },
+        2 => Limits {
+            max_line: 1,
+            max_event: 1,
+            ..Limits::default()
+        },
+        _ => Limits {
+            max_line: 4096,
+            max_event: 100,
+            ..Limits::default()
+        },
     }
 }

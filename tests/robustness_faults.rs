@@ -646,11 +646,7 @@ fn nothing_is_retried_after_the_first_token() {
     let client = builder(&server).max_retries(3).build().unwrap();
     let (tokens, error, attempts) = run(&client);
     assert_eq!(tokens, ["half"]);
-    let error = error.expect("a reset mid-stream fails");
-    assert!(
-        matches!(error.kind(), ErrorKind::Truncated | ErrorKind::Io),
-        "{error:?}"
-    );
+    assert_kind(&error, ErrorKind::Truncated);
     assert_eq!(attempts, 1);
     assert_eq!(server.request_count(), 1);
     assert_released(&server);
@@ -917,4 +913,168 @@ fn cancel_interrupts_a_close_delimited_stream_as_cancelled() {
     assert!(server.wait_for_note("client closed", secs(5)));
     drop(stream);
     assert_released(&server);
+}
+
+#[test]
+fn a_408_and_a_409_are_retried() {
+    let server = Server::start(|conn: &mut Conn| match conn.attempt() {
+        1 => {
+            conn.json_response(
+                408,
+                &[("retry-after-ms", "10")],
+                &error_json("timeout", "server_error"),
+            );
+        }
+        2 => {
+            conn.json_response(
+                409,
+                &[("retry-after-ms", "10")],
+                &error_json("conflict", "server_error"),
+            );
+        }
+        _ => serve_tokens(&["third", " time"])(conn),
+    });
+    let client = builder(&server).build().unwrap();
+    let mut stream = client.stream(&request()).unwrap();
+    assert_eq!(stream.attempts(), 3);
+    assert_eq!(drain(&mut stream).0.concat(), "third time");
+    drop(stream);
+    assert_released(&server);
+}
+
+#[test]
+fn http_errors_release_the_connection() {
+    let server = Server::start(|conn: &mut Conn| {
+        conn.json_response(401, &[], &error_json("bad key", "authentication_error"));
+    });
+    let client = builder(&server).build().unwrap();
+    for _ in 0..3 {
+        let error = client.stream(&request()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Http);
+        assert_eq!(error.http_status(), Some(401));
+        assert_eq!(error.message(), "HTTP 401: bad key");
+    }
+    assert_released(&server);
+}
+
+#[test]
+fn a_reset_mid_stream_is_truncated() {
+    let server = Server::start(Script::sse().tokens(&["a", "b"]).reset().handler());
+    let client = builder(&server).max_retries(0).build().unwrap();
+    let (tokens, error, _) = run(&client);
+    assert_eq!(tokens, ["a", "b"]);
+    assert_kind(&error, ErrorKind::Truncated);
+    assert_released(&server);
+}
+
+#[test]
+fn an_incomplete_chunked_body_is_truncated() {
+    // The server closes in the middle of an HTTP chunk.
+    let server = Server::start(
+        Script::sse()
+            .token("kept")
+            .raw("40\r\ndata: {\"cho")
+            .close()
+            .handler(),
+    );
+    let client = builder(&server).max_retries(0).build().unwrap();
+    let (tokens, error, _) = run(&client);
+    assert_eq!(tokens, ["kept"]);
+    assert_kind(&error, ErrorKind::Truncated);
+    assert_released(&server);
+}
+
+#[test]
+fn a_finish_reason_then_a_clean_end_without_done_succeeds() {
+    // Hugging Face `transformers serve` never sends [DONE].
+    let server = Server::start(
+        Script::sse()
+            .tokens(&["no", " done"])
+            .finish("stop")
+            .end_chunks()
+            .handler(),
+    );
+    let client = builder(&server).max_retries(0).build().unwrap();
+    let (tokens, error, _) = run(&client);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(tokens, ["no", " done"]);
+}
+
+// ---- the CLI's timeout and retry options ------------------------------------------
+
+/// The CLI example built next to this test binary, if cargo built it.
+fn chat_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let chat = exe.parent()?.parent()?.join("examples").join("chat");
+    chat.exists().then_some(chat)
+}
+
+fn chat(base: &str, args: &[&str]) -> Option<std::process::Output> {
+    let Some(chat) = chat_binary() else {
+        println!("skipped: the chat example is not built (cargo test builds it)");
+        return None;
+    };
+    Some(
+        std::process::Command::new(chat)
+            .args(["--base-url", base, "--proxy", "none"])
+            .args(args)
+            .arg("Hi")
+            .env_remove("UPSTAGE_API_KEY")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn the_cli_idle_timeout_keeps_the_printed_tokens() {
+    let server = Server::start(Script::sse().tokens(&["par", "tial"]).stall().handler());
+    let Some(output) = chat(&server.base(), &["--idle-timeout", "0.3", "--retries", "0"]) else {
+        return;
+    };
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "partial");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error[timeout]:"), "{stderr}");
+    assert_released(&server);
+}
+
+#[test]
+fn the_cli_headers_timeout_and_retries() {
+    let server = Server::start(stall());
+    let Some(output) = chat(
+        &server.base(),
+        &["--headers-timeout", "0.2", "--retries", "1"],
+    ) else {
+        return;
+    };
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error[timeout]:"), "{stderr}");
+    assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn the_cli_total_timeout() {
+    let endless = format!("data: {}\n\n", chunk_json("t")).repeat(100);
+    let server = Server::start(
+        Script::sse()
+            .trickle(endless.as_bytes(), endless.len() / 100, ms(50))
+            .stall()
+            .handler(),
+    );
+    let Some(output) = chat(
+        &server.base(),
+        &["--total-timeout", "0.5", "--retries", "0"],
+    ) else {
+        return;
+    };
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.is_empty() && stdout.chars().all(|c| c == 't'),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error[timeout]:"), "{stderr}");
 }

@@ -204,11 +204,11 @@ fn keep_alive_comments_reset_the_idle_timer() {
 
 #[test]
 fn single_bytes_trickled_reset_the_idle_timer() {
-    // One token sent a byte at a time, 60 ms apart (about 4 s in all), idle limit 400 ms.
-    let event = format!("data: {}\n\n", chunk_json("slow"));
+    // One token sent a byte at a time, 40 ms apart (about 2 s in all), idle limit 400 ms.
+    let event = "data: {\"choices\":[{\"delta\":{\"content\":\"slow\"}}]}\n\n";
     let server = Server::start(
         Script::sse()
-            .trickle(event.as_bytes(), 1, ms(60))
+            .trickle(event.as_bytes(), 1, ms(40))
             .finish("stop")
             .done()
             .end_chunks()

@@ -573,3 +573,94 @@ fn child_library_proxy_choices() {
     assert_eq!(tokens, ["lib"]);
     println!("child ran");
 }
+
+// ---- faults through a proxy -------------------------------------------------------
+
+#[test]
+fn idle_timeout_and_cancel_work_through_a_socks5_proxy() {
+    if !have(
+        "microsocks",
+        "idle_timeout_and_cancel_work_through_a_socks5_proxy",
+    ) {
+        return;
+    }
+    let socks = microsocks();
+    let url = format!("socks5://{USER}:{PASSWORD}@127.0.0.1:{}", socks.port());
+    let server = Server::start(|conn: &mut Conn| {
+        conn.start_sse().sse_data(&chunk_json("first"));
+        if conn.peer_closed(secs(20)) {
+            conn.note("client closed");
+        }
+    });
+    let client = Client::builder()
+        .base_url(server.base())
+        .proxy(Some(&url))
+        .idle_timeout(Some(ms(300)))
+        .max_retries(0)
+        .build()
+        .unwrap();
+
+    // A stall: idle timeout, the token kept.
+    let mut stream = client.stream(&request()).unwrap();
+    assert_eq!(stream.next_token().unwrap().unwrap(), "first");
+    let error = stream.next_token().unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:?}");
+    assert_eq!(error.timeout_phase(), Some(upstage::TimeoutPhase::Idle));
+    drop(stream);
+
+    // A cancel from another thread interrupts the read through the proxy.
+    let client = Client::builder()
+        .base_url(server.base())
+        .proxy(Some(&url))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let mut stream = client.stream(&request()).unwrap();
+    assert_eq!(stream.next_token().unwrap().unwrap(), "first");
+    let handle = stream.cancel_handle();
+    let canceller = thread::spawn(move || {
+        thread::sleep(ms(200));
+        handle.cancel();
+    });
+    let error = stream.next_token().unwrap().unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error:?}");
+    drop(stream);
+    assert!(server.wait_idle(secs(10)), "connections released");
+    assert!(socks_logged(&socks, server.port()));
+}
+
+#[test]
+fn cancel_works_through_an_http_proxy() {
+    if !have("tinyproxy", "cancel_works_through_an_http_proxy") {
+        return;
+    }
+    let proxy = tinyproxy();
+    let url = format!("http://{USER}:{PASSWORD}@127.0.0.1:{}", proxy.port());
+    let server = Server::start(|conn: &mut Conn| {
+        conn.start_sse().sse_data(&chunk_json("first"));
+        if conn.peer_closed(secs(20)) {
+            conn.note("client closed");
+        }
+    });
+    let client = Client::builder()
+        .base_url(server.base())
+        .proxy(Some(&url))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let mut stream = client.stream(&request()).unwrap();
+    assert_eq!(stream.next_token().unwrap().unwrap(), "first");
+    let handle = stream.cancel_handle();
+    let canceller = thread::spawn(move || {
+        thread::sleep(ms(200));
+        handle.cancel();
+    });
+    let error = stream.next_token().unwrap().unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(error.kind(), ErrorKind::Cancelled, "{error:?}");
+    drop(stream);
+    // tinyproxy closes its side towards the server once the client is gone.
+    assert!(server.wait_for_note("client closed", secs(10)));
+    assert!(tinyproxy_logged(&proxy, server.port()));
+}

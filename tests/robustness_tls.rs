@@ -586,3 +586,71 @@ fn chat_binary() -> Option<PathBuf> {
     let chat = debug.join("examples").join("chat");
     chat.exists().then_some(chat)
 }
+
+/// HTTPS through an HTTP CONNECT proxy (`tinyproxy`), trusted with the CA file: the
+/// usual corporate set-up. Skipped without tinyproxy unless `UPSTAGE_REQUIRE_PROXIES=1`.
+#[test]
+fn https_through_an_http_connect_proxy() {
+    if !have_openssl("https_through_an_http_connect_proxy") {
+        return;
+    }
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("tinyproxy").is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            std::env::var("UPSTAGE_REQUIRE_PROXIES").as_deref() != Ok("1"),
+            "UPSTAGE_REQUIRE_PROXIES=1 but tinyproxy is not installed"
+        );
+        println!("skipped: https_through_an_http_connect_proxy: tinyproxy is not installed");
+        return;
+    }
+    let pki = Pki::new();
+    let server = HttpsServer::start(pki.server_config(), Behaviour::Tokens);
+    let dir = TempDir::new("tls-tinyproxy");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path("tinyproxy.log");
+    std::fs::write(
+        dir.path("tinyproxy.conf"),
+        format!(
+            "Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Info\nAllow 127.0.0.1\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut proxy = Command::new("tinyproxy")
+        .arg("-d")
+        .arg("-c")
+        .arg(dir.path("tinyproxy.conf"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + secs(10);
+    while TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), ms(200)).is_err() {
+        assert!(Instant::now() < deadline, "tinyproxy never listened");
+        thread::sleep(ms(20));
+    }
+    let client = Client::builder()
+        .base_url(server.base())
+        .proxy(Some(&format!("http://127.0.0.1:{port}")))
+        .ca_file(pki.ca())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let (tokens, error) = drain(&client);
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(tokens, ["secure", " hello"]);
+    assert!(
+        logged.contains(&format!("CONNECT 127.0.0.1:{}", server.addr.port())),
+        "{logged}"
+    );
+}

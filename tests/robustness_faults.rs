@@ -1078,3 +1078,138 @@ fn the_cli_total_timeout() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("error[timeout]:"), "{stderr}");
 }
+
+// ---- stalls outside the event stream ----------------------------------------------
+
+/// Runs `f` on a thread and waits at most `limit` for it: a hang fails the test instead of
+/// hanging it (the thread is freed when the server is dropped).
+fn bounded<T: Send + 'static>(
+    limit: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+#[test]
+fn a_stalled_error_body_is_an_idle_timeout_not_a_hang() {
+    let server = Server::start(|conn: &mut Conn| {
+        conn.send_head(
+            500,
+            &[
+                ("Content-Type", "application/json"),
+                ("Content-Length", "1000"),
+            ],
+        )
+        .write_raw(b"{\"error\":{\"message\":\"half")
+        .stall();
+    });
+    let client = builder(&server)
+        .idle_timeout(Some(ms(300)))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let outcome = bounded(secs(20), move || client.stream(&request()).map(|_| ()));
+    let error = outcome
+        .expect("the client hung on a stalled error body")
+        .unwrap_err();
+    // The status is known; the body that never came adds nothing to it.
+    assert_eq!(error.kind(), ErrorKind::Http, "{error:?}");
+    assert_eq!(error.http_status(), Some(500));
+    assert_eq!(error.attempts(), 1);
+}
+
+#[test]
+fn after_a_stalled_error_body_the_retry_may_wait_long_for_its_headers() {
+    // The idle timeout cut the stalled error body; it must not also cut the next
+    // attempt's (legitimately long) wait for its headers.
+    let server = Server::start(fail_then(
+        1,
+        |conn: &mut Conn| {
+            conn.send_head(
+                503,
+                &[
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", "1000"),
+                    ("retry-after-ms", "10"),
+                ],
+            )
+            .write_raw(b"{\"error\":")
+            .stall();
+        },
+        |conn: &mut Conn| {
+            conn.sleep(ms(900));
+            serve_tokens(&["patient"])(conn);
+        },
+    ));
+    let client = builder(&server)
+        .idle_timeout(Some(ms(300)))
+        .headers_timeout(Some(secs(10)))
+        .max_retries(1)
+        .build()
+        .unwrap();
+    let outcome = bounded(secs(30), move || {
+        client.stream(&request()).map(|mut s| {
+            let tokens: Vec<String> = s.by_ref().map(Result::unwrap).collect();
+            (tokens, s.attempts())
+        })
+    });
+    let (tokens, attempts) = outcome.expect("the client hung").unwrap();
+    assert_eq!(tokens, ["patient"]);
+    assert_eq!(attempts, 2);
+}
+
+#[test]
+fn a_mislabelled_body_that_stalls_is_an_idle_timeout_not_a_hang() {
+    // The content type is neither SSE nor JSON, so the client sniffs the first bytes.
+    let server = Server::start(|conn: &mut Conn| {
+        conn.send_head(
+            200,
+            &[
+                ("Content-Type", "text/plain"),
+                ("Transfer-Encoding", "chunked"),
+            ],
+        )
+        .stall();
+    });
+    let client = builder(&server)
+        .idle_timeout(Some(ms(300)))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let outcome = bounded(secs(20), move || client.stream(&request()).map(|_| ()));
+    let error = outcome
+        .expect("the client hung sniffing a silent body")
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:?}");
+    assert_eq!(error.timeout_phase(), Some(TimeoutPhase::Idle), "{error:?}");
+}
+
+#[test]
+fn a_json_answer_that_stalls_is_an_idle_timeout_not_a_hang() {
+    let server = Server::start(|conn: &mut Conn| {
+        conn.send_head(
+            200,
+            &[
+                ("Content-Type", "application/json"),
+                ("Content-Length", "500"),
+            ],
+        )
+        .write_raw(b"{\"choices\":[")
+        .stall();
+    });
+    let client = builder(&server)
+        .idle_timeout(Some(ms(300)))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let outcome = bounded(secs(20), move || client.stream(&request()).map(|_| ()));
+    let error = outcome
+        .expect("the client hung on a stalled JSON answer")
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:?}");
+    assert_eq!(error.timeout_phase(), Some(TimeoutPhase::Idle), "{error:?}");
+}

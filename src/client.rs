@@ -495,9 +495,15 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (error, should_retry) = match self.send(&agent, &body, stream) {
+            phase.reset();
+            let sent = self.send(&agent, &body, stream);
+            if sent.is_ok() {
+                // The headers are in: reading any body, an error body too, is bounded
+                // by the idle timeout from now on.
+                phase.begin();
+            }
+            let (error, should_retry) = match sent {
                 Ok(response) if response.status().is_success() => {
-                    phase.begin();
                     let mut opened = self.stream_from(response, cancel)?;
                     opened.set_attempts(attempt);
                     return Ok(opened);

@@ -40,6 +40,11 @@ impl BodyPhase {
         self.0.store(true, Ordering::Release);
     }
 
+    /// Back to waiting for headers (a new attempt).
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+
     fn started(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }

@@ -1095,7 +1095,7 @@ fn bounded<T: Send + 'static>(
 }
 
 #[test]
-fn a_stalled_error_body_is_an_idle_timeout_not_a_hang() {
+fn a_stalled_error_body_is_not_a_hang() {
     let server = Server::start(|conn: &mut Conn| {
         conn.send_head(
             500,
@@ -1212,4 +1212,31 @@ fn a_json_answer_that_stalls_is_an_idle_timeout_not_a_hang() {
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Timeout, "{error:?}");
     assert_eq!(error.timeout_phase(), Some(TimeoutPhase::Idle), "{error:?}");
+}
+
+#[test]
+fn one_handle_cancels_every_stream_it_was_given() {
+    // A handle shared by two streams (e.g. "cancel everything this task started").
+    let server = Server::start(one_token_then_watch);
+    let client = builder(&server).max_retries(0).build().unwrap();
+    let handle = CancelHandle::new();
+    let mut first = client.stream_with_cancel(&request(), &handle).unwrap();
+    let mut second = client.stream_with_cancel(&request(), &handle).unwrap();
+    assert_eq!(first.next_token().unwrap().unwrap(), "first");
+    assert_eq!(second.next_token().unwrap().unwrap(), "first");
+    let remote = handle.clone();
+    let canceller = thread::spawn(move || {
+        thread::sleep(ms(200));
+        remote.cancel();
+    });
+    let results = bounded(secs(20), move || {
+        let a = first.next_token().map(|r| r.map(str::to_owned));
+        let b = second.next_token().map(|r| r.map(str::to_owned));
+        (a, b)
+    });
+    canceller.join().unwrap();
+    let (a, b) = results.expect("a stream sharing the handle was not interrupted");
+    assert_eq!(a.unwrap().unwrap_err().kind(), ErrorKind::Cancelled);
+    assert_eq!(b.unwrap().unwrap_err().kind(), ErrorKind::Cancelled);
+    assert_released(&server);
 }

@@ -1,7 +1,7 @@
 //! Cancelling a stream from any thread.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,12 +21,17 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Default)]
 pub struct CancelHandle {
     state: Arc<State>,
+    /// The agent this copy attached, so that its stream detaches its own agent only
+    /// (one handle may be given to several streams).
+    slot: Option<u64>,
 }
 
 #[derive(Default)]
 struct State {
     cancelled: AtomicBool,
-    agent: Mutex<Option<ureq::Agent>>,
+    /// The agents of every stream this handle was given, by slot.
+    agents: Mutex<Vec<(u64, ureq::Agent)>>,
+    next_slot: AtomicU64,
     wake: Condvar,
 }
 
@@ -39,14 +44,15 @@ impl CancelHandle {
     /// Cancels: idempotent, never blocks on I/O.
     pub fn cancel(&self) {
         self.state.cancelled.store(true, Ordering::SeqCst);
-        let agent = self
-            .state
-            .agent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let agents = std::mem::take(
+            &mut *self
+                .state
+                .agents
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         self.state.wake.notify_all();
-        if let Some(agent) = agent {
+        for (_, agent) in agents {
             agent.shutdown();
         }
     }
@@ -56,38 +62,47 @@ impl CancelHandle {
         self.state.cancelled.load(Ordering::SeqCst)
     }
 
-    /// Remembers the agent whose sockets a cancel must shut down. Returns `false`, and shuts
-    /// the agent down, when the handle was already cancelled.
-    pub(crate) fn attach(&self, agent: &ureq::Agent) -> bool {
-        let mut slot = self
+    /// Remembers the agent whose sockets a cancel must shut down, and returns the copy of
+    /// the handle its stream must use (it detaches that agent only). Returns `None`, and
+    /// shuts the agent down, when the handle was already cancelled.
+    pub(crate) fn attach(&self, agent: &ureq::Agent) -> Option<CancelHandle> {
+        let mut agents = self
             .state
-            .agent
+            .agents
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if self.is_cancelled() {
-            drop(slot);
+            drop(agents);
             agent.clone().shutdown();
-            return false;
+            return None;
         }
-        *slot = Some(agent.clone());
-        true
+        let slot = self.state.next_slot.fetch_add(1, Ordering::Relaxed);
+        agents.push((slot, agent.clone()));
+        Some(CancelHandle {
+            state: Arc::clone(&self.state),
+            slot: Some(slot),
+        })
     }
 
-    /// Forgets the agent, so that a handle kept by the caller does not keep it alive.
+    /// Forgets this copy's agent, so that a handle kept by the caller does not keep it
+    /// alive.
     pub(crate) fn detach(&self) {
+        let Some(slot) = self.slot else {
+            return;
+        };
         self.state
-            .agent
+            .agents
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
+            .retain(|(s, _)| *s != slot);
     }
 
     /// Sleeps for `duration` unless cancelled first; returns `false` when cancelled.
     pub(crate) fn sleep(&self, duration: Duration) -> bool {
         let deadline = Instant::now() + duration;
-        let mut slot = self
+        let mut agents = self
             .state
-            .agent
+            .agents
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         while !self.is_cancelled() {
@@ -95,10 +110,10 @@ impl CancelHandle {
             if now >= deadline {
                 return true;
             }
-            slot = self
+            agents = self
                 .state
                 .wake
-                .wait_timeout(slot, deadline - now)
+                .wait_timeout(agents, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -137,9 +152,24 @@ mod tests {
     }
 
     #[test]
+    fn each_attached_copy_detaches_its_own_agent() {
+        let handle = CancelHandle::new();
+        let count = || handle.state.agents.lock().unwrap().len();
+        let first = handle.attach(&ureq::Agent::new_with_defaults()).unwrap();
+        let second = handle.attach(&ureq::Agent::new_with_defaults()).unwrap();
+        assert_eq!(count(), 2);
+        handle.detach(); // the caller's copy attached nothing
+        assert_eq!(count(), 2);
+        first.detach();
+        assert_eq!(count(), 1);
+        second.detach();
+        assert_eq!(count(), 0);
+    }
+
+    #[test]
     fn attach_after_cancel_refuses() {
         let handle = CancelHandle::new();
         handle.cancel();
-        assert!(!handle.attach(&ureq::Agent::new_with_defaults()));
+        assert!(handle.attach(&ureq::Agent::new_with_defaults()).is_none());
     }
 }

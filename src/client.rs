@@ -489,14 +489,33 @@ impl Client {
             transport::connector(&inner.tls, idle),
             DefaultResolver::default(),
         );
-        if !cancel.attach(&agent) {
+        let Some(cancel) = cancel.attach(&agent) else {
             return Err(cancelled());
+        };
+        let opened = self.attempts(&agent, &body, stream, &phase, &cancel);
+        if opened.is_err() {
+            // No stream owns the agent: forget it, so that a handle the caller reuses for
+            // many requests does not collect them.
+            cancel.detach();
         }
+        opened
+    }
+
+    /// Sends the request until a stream opens, the failure is final, or it is cancelled.
+    fn attempts(
+        &self,
+        agent: &Agent,
+        body: &[u8],
+        stream: bool,
+        phase: &BodyPhase,
+        cancel: &CancelHandle,
+    ) -> Result<ChatStream> {
+        let inner = &*self.inner;
         let mut attempt = 0;
         loop {
             attempt += 1;
             phase.reset();
-            let sent = self.send(&agent, &body, stream);
+            let sent = self.send(agent, body, stream);
             if sent.is_ok() {
                 // The headers are in: reading any body, an error body too, is bounded
                 // by the idle timeout from now on.

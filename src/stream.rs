@@ -339,6 +339,14 @@ impl ChatStream {
     }
 }
 
+impl Drop for ChatStream {
+    /// A stream dropped before its end also forgets its agent in the cancel handle (which
+    /// the caller may keep and reuse).
+    fn drop(&mut self) {
+        self.cancel.detach();
+    }
+}
+
 /// What one step produced.
 enum Step {
     /// A token is ready (`Tokens` mode) or deltas were queued (`Events` mode).

@@ -61,20 +61,20 @@ static int check_count = 0;
     } while (0)
 
 /* An error struct full of garbage, to see that the library fills it. */
-static upstage_error check_blank_error(void) {
+static inline upstage_error check_blank_error(void) {
     upstage_error e;
     memset(&e, 0x7f, sizeof e);
     e.message[sizeof e.message - 1] = '\0';
     return e;
 }
 
-static int check_report(const char *name) {
+static inline int check_report(const char *name) {
     fprintf(stderr, "%s: %d checks, %d failures\n", name, check_count, check_failures);
     return check_failures == 0 ? 0 : 1;
 }
 
 /* A client for `base_url`: no proxy, no retries, short timeouts. */
-static upstage_client *check_client(const char *base_url) {
+static inline upstage_client *check_client(const char *base_url) {
     upstage_client_builder *b = upstage_client_builder_new();
     upstage_client *c = NULL;
     upstage_error e;
@@ -94,7 +94,7 @@ static upstage_client *check_client(const char *base_url) {
 }
 
 /* A request for scenario `model` with one user message. */
-static upstage_request *check_request(const char *model, const char *prompt) {
+static inline upstage_request *check_request(const char *model, const char *prompt) {
     upstage_request *r = upstage_request_new(model);
     if (r != NULL) upstage_request_add_message(r, "user", prompt);
     return r;

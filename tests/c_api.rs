@@ -19,7 +19,13 @@ use support::*;
 /// `cargo rustc --lib --crate-type staticlib -- --print native-static-libs`; the README and
 /// `upstage.pc` document exactly these.
 const STATIC_LIBS: &[&str] = &[
-    "-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc",
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
 ];
 
 const C_FLAGS: &[&str] = &["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"];
@@ -252,10 +258,11 @@ fn run_program(exe: &Path, args: &[String], runner: Runner) -> Output {
     check(&mut cmd)
 }
 
-/// Compiles `tests/c/<name>.c` and runs it directly, under valgrind and as an ASan build.
-fn c_test(name: &str, args: &[String]) {
+/// Compiles `tests/c/<file>` and runs it directly, under valgrind and as an ASan build.
+fn c_test(file: &str, args: &[String]) {
+    let name = file.split('.').next().unwrap();
     let dir = scratch(name);
-    let src = manifest().join(format!("tests/c/{name}.c"));
+    let src = manifest().join("tests/c").join(file);
     let exe = dir.join(name);
     compile(&[src.clone()], &exe, Build::Plain);
     let out = run_program(&exe, args, Runner::Direct);
@@ -274,7 +281,11 @@ fn c_test(name: &str, args: &[String]) {
         let out = run_program(&asan, args, Runner::Asan);
         eprint!(
             "asan (leak detection {}): {}",
-            if lsan_works() { "on" } else { "off: valgrind checks leaks" },
+            if lsan_works() {
+                "on"
+            } else {
+                "off: valgrind checks leaks"
+            },
             String::from_utf8_lossy(&out.stderr)
         );
     } else {
@@ -491,13 +502,13 @@ fn header_compiles_as_c99_and_cxx17() {
 
 #[test]
 fn c_args() {
-    c_test("args", &[]);
+    c_test("args.c", &[]);
 }
 
 #[test]
 fn c_stream() {
     let server = server();
-    c_test("stream", &[server.base()]);
+    c_test("stream.c", &[server.base()]);
     // What the C API sent: parameters and messages from set_param/add_message/from_json.
     let requests = server.requests();
     let body = |model: &str| {
@@ -534,18 +545,115 @@ fn c_stream() {
 fn c_errors() {
     let server = server();
     let refused = format!("http://127.0.0.1:{}/v1", refused_port());
-    c_test("errors", &[server.base(), refused]);
+    c_test("errors.c", &[server.base(), refused]);
 }
 
 #[test]
 fn c_cancel() {
     let server = server();
-    c_test("cancel", &[server.base()]);
+    c_test("cancel.c", &[server.base()]);
 }
 
 #[test]
 fn c_threads() {
     let server = server();
-    c_test("threads", &[server.base()]);
+    c_test("threads.c", &[server.base()]);
     assert!(server.request_count() >= 8 * 3 * 2);
+}
+
+#[test]
+fn cpp_wrapper() {
+    let server = server();
+    c_test("wrapper.cpp", &[server.base()]);
+}
+
+/// Runs an example program: (exit code, stdout, stderr).
+fn run_example(exe: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(exe);
+    cmd.args(args);
+    clean_env(&mut cmd);
+    let out = run(&mut cmd);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    )
+}
+
+/// The CLI contract of `examples/c/chat.c` and `examples/cpp/chat.cpp`.
+fn check_chat_example(exe: &Path, base: &str) {
+    let answer = "Héllo, 世界 🚀!";
+    assert_eq!(
+        run_example(exe, &[base, "utf8", "hi"]),
+        (Some(0), answer.to_owned(), String::new())
+    );
+    assert_eq!(
+        run_example(exe, &[base, "http401", "hi"]),
+        (
+            Some(1),
+            String::new(),
+            "error[http]: Invalid API key provided\n".to_owned()
+        )
+    );
+    let (code, stdout, stderr) = run_example(exe, &[base, "truncated", "hi"]);
+    assert_eq!((code, stdout.as_str()), (Some(1), "ab"));
+    assert!(stderr.starts_with("error[truncated]: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let (code, stdout, stderr) = run_example(exe, &[base]);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""));
+    assert!(stderr.starts_with("usage: "), "{stderr}");
+}
+
+#[test]
+fn examples_chat_c_and_cpp() {
+    let server = server();
+    let dir = scratch("examples");
+    let c = dir.join("chat-c");
+    compile(&[manifest().join("examples/c/chat.c")], &c, Build::Plain);
+    check_chat_example(&c, &server.base());
+    let cpp = dir.join("chat-cpp");
+    compile(
+        &[manifest().join("examples/cpp/chat.cpp")],
+        &cpp,
+        Build::Plain,
+    );
+    check_chat_example(&cpp, &server.base());
+    if valgrind_available() {
+        let mut cmd = Command::new("valgrind");
+        cmd.args([
+            "-q",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--error-exitcode=1",
+        ])
+        .arg(&c)
+        .args([server.base().as_str(), "utf8", "hi"]);
+        check(clean_env(&mut cmd));
+    }
+}
+
+#[test]
+fn shared_library_links_with_dash_lupstage() {
+    let dir = scratch("shared");
+    let so = built_lib("libupstage.so");
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(&so, lib.join("libupstage.so")).unwrap();
+    let exe = dir.join("chat-shared");
+    let mut cmd = Command::new(cc());
+    cmd.args(C_FLAGS)
+        .arg("-I")
+        .arg(manifest().join("include"))
+        .arg(manifest().join("examples/c/chat.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lupstage");
+    check(&mut cmd);
+    let server = server();
+    assert_eq!(
+        run_example(&exe, &[&server.base(), "utf8", "hi"]),
+        (Some(0), "Héllo, 世界 🚀!".to_owned(), String::new())
+    );
 }

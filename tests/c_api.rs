@@ -592,7 +592,7 @@ fn check_chat_example(exe: &Path, base: &str) {
         (
             Some(1),
             String::new(),
-            "error[http]: Invalid API key provided\n".to_owned()
+            "error[http]: HTTP 401: Invalid API key provided\n".to_owned()
         )
     );
     let (code, stdout, stderr) = run_example(exe, &[base, "truncated", "hi"]);

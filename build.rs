@@ -16,6 +16,12 @@ fn main() {
     println!("cargo:rerun-if-changed=include/upstage.h");
     println!("cargo:rerun-if-env-changed=DOCS_RS");
 
+    // An SONAME for the shared library, so that installed copies can be versioned
+    // (scripts/install.sh makes the symlinks). Before 1.0 a minor release may break the ABI.
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{}", soname());
+    }
+
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let generated = out_dir.join("upstage.h");
@@ -37,6 +43,17 @@ fn main() {
             // (the staleness test then fails with a clear message).
             let _ = fs::write(&generated, "");
         }
+    }
+}
+
+/// `libupstage.so.0.MINOR` before 1.0, `libupstage.so.MAJOR` after.
+fn soname() -> String {
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".to_owned());
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_else(|_| "0".to_owned());
+    if major == "0" {
+        format!("libupstage.so.0.{minor}")
+    } else {
+        format!("libupstage.so.{major}")
     }
 }
 

@@ -639,6 +639,8 @@ fn shared_library_links_with_dash_lupstage() {
     let lib = dir.join("lib");
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::copy(&so, lib.join("libupstage.so")).unwrap();
+    // The library's SONAME (set by build.rs) is what the program will ask for.
+    std::fs::copy(&so, lib.join(soname())).unwrap();
     let exe = dir.join("chat-shared");
     let mut cmd = Command::new(cc());
     cmd.args(C_FLAGS)
@@ -656,4 +658,113 @@ fn shared_library_links_with_dash_lupstage() {
         run_example(&exe, &[&server.base(), "utf8", "hi"]),
         (Some(0), "Héllo, 世界 🚀!".to_owned(), String::new())
     );
+}
+
+/// `libupstage.so.0.MINOR` before 1.0, `libupstage.so.MAJOR` after (as build.rs sets it).
+fn soname() -> String {
+    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    if major == "0" {
+        format!("libupstage.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))
+    } else {
+        format!("libupstage.so.{major}")
+    }
+}
+
+fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("pkg-config");
+    cmd.args(args)
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .env_remove("PKG_CONFIG_LIBDIR");
+    let out = check(&mut cmd);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `scripts/install.sh PREFIX` installs header, libraries and .pc files; the C example
+/// then builds with nothing but `pkg-config` and runs, dynamically and statically.
+/// The install reuses the libraries this test run built (`UPSTAGE_LIB_DIR`) instead of a
+/// nested release build.
+#[test]
+fn install_script_and_pkg_config() {
+    if !have("pkg-config", "--version") {
+        assert!(
+            !require_tools(),
+            "UPSTAGE_REQUIRE_VALGRIND=1 but pkg-config is not installed"
+        );
+        eprintln!("install_script_and_pkg_config: skipped (pkg-config is not installed)");
+        return;
+    }
+    let dir = scratch("install");
+    let prefix = dir.join("prefix");
+    let mut install = Command::new("sh");
+    install
+        .arg(manifest().join("scripts/install.sh"))
+        .arg(&prefix)
+        .env("UPSTAGE_LIB_DIR", static_lib().parent().unwrap());
+    check(&mut install);
+    let version = env!("CARGO_PKG_VERSION");
+    for file in [
+        "include/upstage.h".to_owned(),
+        "include/upstage.hpp".to_owned(),
+        "lib/libupstage.a".to_owned(),
+        format!("lib/libupstage.so.{version}"),
+        format!("lib/{}", soname()),
+        "lib/libupstage.so".to_owned(),
+        "lib/pkgconfig/upstage.pc".to_owned(),
+        "lib/pkgconfig/upstage-static.pc".to_owned(),
+    ] {
+        assert!(prefix.join(&file).exists(), "{file} was not installed");
+    }
+    assert_eq!(pkg_config(&prefix, &["--modversion", "upstage"]), [version]);
+    let static_flags = pkg_config(&prefix, &["--static", "--libs", "upstage"]);
+    for lib in STATIC_LIBS {
+        assert!(
+            static_flags.iter().any(|f| f == lib),
+            "{lib} not in {static_flags:?}"
+        );
+    }
+
+    let server = server();
+    let base = server.base();
+    let answer = (Some(0), "Héllo, 世界 🚀!".to_owned(), String::new());
+    let chat = manifest().join("examples/c/chat.c");
+    for (name, pc_args) in [
+        ("shared", &["--cflags", "--libs", "upstage"][..]),
+        (
+            "shared-static-flags",
+            &["--static", "--cflags", "--libs", "upstage"][..],
+        ),
+        ("static", &["--cflags", "--libs", "upstage-static"][..]),
+    ] {
+        let exe = dir.join(name);
+        let mut cc_cmd = Command::new(cc());
+        cc_cmd
+            .args(C_FLAGS)
+            .arg(&chat)
+            .arg("-o")
+            .arg(&exe)
+            .args(pkg_config(&prefix, pc_args));
+        check(&mut cc_cmd);
+        let mut cmd = Command::new(&exe);
+        cmd.args([base.as_str(), "utf8", "hi"])
+            .env("LD_LIBRARY_PATH", prefix.join("lib"));
+        clean_env(&mut cmd);
+        let out = check(&mut cmd);
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8(out.stdout).unwrap(),
+                String::from_utf8(out.stderr).unwrap()
+            ),
+            answer,
+            "{name}"
+        );
+        // The static build needs no libupstage.so at run time.
+        let needed = run(Command::new("readelf").arg("-d").arg(&exe));
+        let needs_so = String::from_utf8_lossy(&needed.stdout).contains("libupstage.so");
+        assert_eq!(needs_so, name != "static", "{name}: NEEDED entries");
+    }
 }

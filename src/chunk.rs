@@ -122,9 +122,7 @@ impl RawUsage {
             prompt_tokens: prompt,
             completion_tokens: completion,
             total_tokens: self.total_tokens.unwrap_or(prompt + completion),
-            reasoning_tokens: self
-                .completion_tokens_details
-                .and_then(|d| d.reasoning_tokens),
+            reasoning_tokens: self.completion_tokens_details.and_then(|d| d.reasoning_tokens),
             cached_tokens: self.prompt_tokens_details.and_then(|d| d.cached_tokens),
         }
     }
@@ -213,10 +211,7 @@ pub(crate) fn api_error_parts(value: &Value) -> ApiErrorParts {
         .or_else(|| object.get("message").and_then(text_of));
     ApiErrorParts {
         message,
-        kind: object
-            .get("type")
-            .and_then(text_of)
-            .filter(|t| t != "error"),
+        kind: object.get("type").and_then(text_of).filter(|t| t != "error"),
         code: object.get("code").and_then(text_of),
         param: None,
     }
@@ -305,8 +300,7 @@ mod tests {
 
     #[test]
     fn error_shapes_give_the_servers_words() {
-        let openai =
-            json!({"error": {"message": "bad key", "type": "auth", "code": 401, "param": null}});
+        let openai = json!({"error": {"message": "bad key", "type": "auth", "code": 401, "param": null}});
         assert_eq!(
             api_error_parts(&openai),
             ApiErrorParts {

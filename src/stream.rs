@@ -370,9 +370,7 @@ fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> bool {
         }
         if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
             if mode == Mode::Events {
-                progress
-                    .pending
-                    .push_back(Delta::Finish(reason.to_string()));
+                progress.pending.push_back(Delta::Finish(reason.to_string()));
                 produced = true;
             }
             progress.finish_reason = Some(reason.into_owned());
@@ -472,7 +470,7 @@ fn invalid_chunk(
 ) -> Result<Step> {
     if std::str::from_utf8(data).is_err() {
         return Err(
-            Error::new(ErrorKind::Protocol, "an event is not valid UTF-8").with_http_status(200),
+            Error::new(ErrorKind::Protocol, "an event is not valid UTF-8").with_http_status(200)
         );
     }
     match flavor {

@@ -264,7 +264,7 @@ fn c_test(file: &str, args: &[String]) {
     let dir = scratch(name);
     let src = manifest().join("tests/c").join(file);
     let exe = dir.join(name);
-    compile(&[src.clone()], &exe, Build::Plain);
+    compile(std::slice::from_ref(&src), &exe, Build::Plain);
     let out = run_program(&exe, args, Runner::Direct);
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
 

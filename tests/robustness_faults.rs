@@ -1240,3 +1240,80 @@ fn one_handle_cancels_every_stream_it_was_given() {
     assert_eq!(b.unwrap().unwrap_err().kind(), ErrorKind::Cancelled);
     assert_released(&server);
 }
+
+#[test]
+fn headers_trickled_a_byte_at_a_time_still_hit_the_headers_timeout() {
+    // A slowloris server: each byte comes well within any per-read limit, but the head
+    // as a whole takes far longer than the headers timeout.
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Slow: ".to_owned()
+        + &"s".repeat(200)
+        + "\r\n\r\n";
+    let server = Server::start(move |conn: &mut Conn| {
+        for byte in head.as_bytes() {
+            if conn.client_gone() {
+                break;
+            }
+            conn.write_raw(&[*byte]);
+            conn.sleep(ms(40));
+        }
+    });
+    let client = builder(&server)
+        .headers_timeout(Some(ms(500)))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let outcome = bounded(secs(30), move || client.stream(&request()).map(|_| ()));
+    let error = outcome.expect("the client hung").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:?}");
+    assert_eq!(
+        error.timeout_phase(),
+        Some(TimeoutPhase::Headers),
+        "{error:?}"
+    );
+    // The head takes about 11 s to trickle; the timeout must cut it well before.
+    assert!(started.elapsed() < secs(6), "{:?}", started.elapsed());
+    assert_released(&server);
+}
+
+#[test]
+fn the_total_timeout_bounds_the_retries_too() {
+    // Retries and their waits happen inside the total timeout, not on top of it.
+    let server = Server::start(|conn: &mut Conn| {
+        conn.json_response(
+            503,
+            &[("retry-after", "30")],
+            &error_json("busy", "server_error"),
+        );
+    });
+    let client = builder(&server)
+        .total_timeout(Some(secs(1)))
+        .max_retries(2)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let (_, error, attempts) = run(&client);
+    assert!(
+        started.elapsed() < secs(10),
+        "waited {:?}",
+        started.elapsed()
+    );
+    let error = assert_kind(&error, ErrorKind::Http);
+    assert_eq!(error.http_status(), Some(503));
+    assert_eq!(attempts, 1, "a 30 s wait cannot fit in a 1 s total");
+
+    // Headers timeouts are retried with backoff (0.5 s, 1 s, 2 s, ...): a 1 s total
+    // leaves room for one retry at most, cut by the total timeout.
+    let server = Server::start(stall());
+    let client = builder(&server)
+        .headers_timeout(Some(ms(300)))
+        .total_timeout(Some(secs(1)))
+        .max_retries(5)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let (_, error, attempts) = run(&client);
+    assert!(started.elapsed() < secs(8), "took {:?}", started.elapsed());
+    assert_kind(&error, ErrorKind::Timeout);
+    assert!(attempts <= 2, "{attempts} attempts in a 1 s total");
+}

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::http::Uri;
 use ureq::tls::{RootCerts, TlsConfig};
@@ -511,11 +511,13 @@ impl Client {
         cancel: &CancelHandle,
     ) -> Result<ChatStream> {
         let inner = &*self.inner;
+        // The total timeout bounds the whole call: every attempt and every wait.
+        let deadline = inner.timeouts.total.map(|total| Instant::now() + total);
         let mut attempt = 0;
         loop {
             attempt += 1;
             phase.reset();
-            let sent = self.send(agent, body, stream);
+            let sent = self.send(agent, body, stream, deadline);
             if sent.is_ok() {
                 // The headers are in: reading any body, an error body too, is bounded
                 // by the idle timeout from now on.
@@ -542,6 +544,13 @@ impl Client {
                 Some(wait) => wait,
                 None => retry::backoff(attempt - 1),
             };
+            if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
+                let message = format!(
+                    "{} (not retried: the total timeout would expire first)",
+                    error.message()
+                );
+                return Err(error.with_message(message));
+            }
             if !cancel.sleep(wait) {
                 return Err(cancelled().with_attempts(attempt));
             }
@@ -553,9 +562,18 @@ impl Client {
         agent: &Agent,
         body: &[u8],
         stream: bool,
+        deadline: Option<Instant>,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let inner = &*self.inner;
         let mut request = agent.post(&inner.endpoint);
+        if let Some(deadline) = deadline {
+            // What is left of the total timeout (at least 1 ms: zero would mean no limit
+            // to some readers).
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            request = request.config().timeout_global(Some(left)).build();
+        }
         match inner.flavor {
             Flavor::WebDemo => {
                 for (name, value) in WEB_DEMO_HEADERS {

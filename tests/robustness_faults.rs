@@ -179,8 +179,8 @@ fn headers_timeout_then_success_on_the_retry() {
 
 #[test]
 fn keep_alive_comments_reset_the_idle_timer() {
-    // 12 comments 100 ms apart: 1.2 s in all, four times the 300 ms idle limit.
-    let comments = ": keep-alive\n\n".repeat(12);
+    // 15 comments 100 ms apart: 1.5 s in all, three times the 500 ms idle limit.
+    let comments = ": keep-alive\n\n".repeat(15);
     let server = Server::start(
         Script::sse()
             .role()
@@ -193,7 +193,7 @@ fn keep_alive_comments_reset_the_idle_timer() {
             .handler(),
     );
     let client = builder(&server)
-        .idle_timeout(Some(ms(300)))
+        .idle_timeout(Some(ms(500)))
         .max_retries(0)
         .build()
         .unwrap();
@@ -204,7 +204,7 @@ fn keep_alive_comments_reset_the_idle_timer() {
 
 #[test]
 fn single_bytes_trickled_reset_the_idle_timer() {
-    // One token sent a byte at a time, 40 ms apart (about 2 s in all), idle limit 400 ms.
+    // One token sent a byte at a time, 40 ms apart (about 2 s in all), idle limit 500 ms.
     let event = "data: {\"choices\":[{\"delta\":{\"content\":\"slow\"}}]}\n\n";
     let server = Server::start(
         Script::sse()
@@ -215,7 +215,7 @@ fn single_bytes_trickled_reset_the_idle_timer() {
             .handler(),
     );
     let client = builder(&server)
-        .idle_timeout(Some(ms(400)))
+        .idle_timeout(Some(ms(500)))
         .max_retries(0)
         .build()
         .unwrap();
@@ -252,7 +252,7 @@ fn the_total_timeout_cuts_a_stream_that_never_ends() {
             .handler(),
     );
     let client = builder(&server)
-        .total_timeout(Some(ms(600)))
+        .total_timeout(Some(ms(1500)))
         .idle_timeout(Some(secs(10)))
         .max_retries(0)
         .build()

@@ -1317,3 +1317,27 @@ fn the_total_timeout_bounds_the_retries_too() {
     assert_kind(&error, ErrorKind::Timeout);
     assert!(attempts <= 2, "{attempts} attempts in a 1 s total");
 }
+
+#[test]
+fn a_close_before_the_response_is_retried() {
+    let server = Server::start(fail_then(
+        2,
+        |conn: &mut Conn| {
+            conn.close();
+        },
+        serve_tokens(&["third"]),
+    ));
+    let client = builder(&server).build().unwrap();
+    let mut stream = client.stream(&request()).unwrap();
+    assert_eq!(stream.attempts(), 3);
+    assert_eq!(drain(&mut stream).0, ["third"]);
+
+    let server = Server::start(|conn: &mut Conn| {
+        conn.close();
+    });
+    let client = builder(&server).max_retries(0).build().unwrap();
+    let (_, error, attempts) = run(&client);
+    let error = assert_kind(&error, ErrorKind::Io);
+    assert_eq!(error.http_status(), None);
+    assert_eq!(attempts, 1);
+}

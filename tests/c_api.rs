@@ -378,6 +378,10 @@ fn scenario(conn: &mut Conn) {
                 &error_json("Rate limit reached for requests", "rate_limit_exceeded"),
             );
         }
+        "http-long" => {
+            let message = format!("{} end", "é".repeat(600));
+            conn.json_response(400, &[], &error_json(&message, "invalid_request_error"));
+        }
         "http500" => {
             conn.json_response(500, &[], r#"{"detail":"upstream exploded"}"#);
         }

@@ -57,6 +57,23 @@ static void test_http_errors(void) {
     upstage_client_free(c);
 }
 
+/* A server message longer than upstage_error.message: cut at a character boundary. */
+static void test_long_message(void) {
+    upstage_client *c = check_client(base);
+    upstage_request *r = check_request("http-long", "hi");
+    upstage_stream *s = NULL;
+    upstage_error e = check_blank_error();
+    size_t len;
+    CHECK_STATUS(upstage_stream_open(c, r, &s, &e), UPSTAGE_ERR_HTTP, &e);
+    CHECK(e.http_status == 400);
+    len = strlen(e.message);
+    CHECK(len < sizeof e.message && len > 400);
+    CHECK(check_utf8(e.message));
+    CHECK(strstr(e.message, "\xc3\xa9\xc3\xa9\xc3\xa9") != NULL);
+    upstage_request_free(r);
+    upstage_client_free(c);
+}
+
 static void test_stream_errors(void) {
     upstage_client *c = check_client(base);
     upstage_request *r = check_request("truncated", "hi");
@@ -120,6 +137,7 @@ int main(int argc, char **argv) {
     base = argv[1];
     refused = argv[2];
     test_http_errors();
+    test_long_message();
     test_stream_errors();
     test_limit();
     test_timeouts();

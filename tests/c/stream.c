@@ -59,6 +59,29 @@ out:
     upstage_client_free(c);
 }
 
+/* A stream does not need its client or request once open. */
+static void test_stream_outlives_client_and_request(void) {
+    upstage_client *c = check_client(base);
+    upstage_request *r = check_request("utf8", "hi");
+    upstage_stream *s = NULL;
+    upstage_error e = check_blank_error();
+    const char *text;
+    size_t len;
+    char answer[64] = "";
+    int st;
+
+    CHECK_STATUS(upstage_stream_open(c, r, &s, &e), UPSTAGE_OK, &e);
+    upstage_request_free(r);
+    upstage_client_free(c);
+    if (s == NULL) return;
+    while ((st = upstage_stream_next(s, &text, &len, &e)) == UPSTAGE_OK) {
+        if (strlen(answer) + len < sizeof answer) strcat(answer, text);
+    }
+    CHECK_STATUS(st, UPSTAGE_DONE, &e);
+    CHECK_STR(answer, UTF8_ANSWER);
+    upstage_stream_free(s);
+}
+
 struct collect {
     char text[256];
     size_t len;
@@ -285,6 +308,7 @@ int main(int argc, char **argv) {
     }
     base = argv[1];
     test_pull_utf8();
+    test_stream_outlives_client_and_request();
     test_callback_utf8();
     test_events();
     test_complete();

@@ -772,3 +772,30 @@ fn install_script_and_pkg_config() {
         assert_eq!(needs_so, name != "static", "{name}: NEEDED entries");
     }
 }
+
+/// Every complete program (a block with `int main`) of docs/README-c.md compiles with the
+/// strict flags and links with the documented static link line.
+#[test]
+fn readme_programs_compile() {
+    let readme = std::fs::read_to_string(manifest().join("docs/README-c.md")).unwrap();
+    let dir = scratch("readme");
+    let mut compiled = 0;
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let ext = match line.trim() {
+            "```c" => "c",
+            "```cpp" => "cpp",
+            _ => continue,
+        };
+        let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        let code = block.join("\n") + "\n";
+        if !code.contains("int main") {
+            continue;
+        }
+        compiled += 1;
+        let src = dir.join(format!("block{compiled}.{ext}"));
+        std::fs::write(&src, code).unwrap();
+        compile(&[src], &dir.join(format!("block{compiled}")), Build::Plain);
+    }
+    assert!(compiled >= 5, "only {compiled} programs found in docs/README-c.md");
+}

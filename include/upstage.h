@@ -16,7 +16,8 @@
  *  - A client is immutable and thread-safe; a request, stream or builder is used by one
  *    thread at a time, except upstage_stream_cancel, callable from any thread.
  *  - No thread-local "last error": errors travel only through upstage_error.
- *  - Link: static  `-lupstage -lpthread -ldl -lm` (see the README), or pkg-config upstage.
+ *  - Link (Linux): shared `-lupstage`; static `libupstage.a -lgcc_s -lutil -lrt -lpthread -lm
+ *    -ldl -lc`; or `pkg-config --cflags --libs upstage` (`upstage-static` for static).
  */
 
 #ifndef UPSTAGE_H

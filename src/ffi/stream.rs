@@ -548,7 +548,9 @@ pub unsafe extern "C" fn upstage_stream_free(s: *mut upstage_stream) {
 
 /// Receives one content token of `upstage_chat_stream`: `text` is NUL-terminated UTF-8
 /// borrowed for the duration of the call, `len` its length without the NUL. Return 0 to go
-/// on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`).
+/// on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`). It must not unwind
+/// through the library (no C++ exception, no `longjmp` out of it): catch inside and return
+/// non-zero instead.
 pub type upstage_token_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, text: *const c_char, len: usize) -> i32>;
 

@@ -797,5 +797,8 @@ fn readme_programs_compile() {
         std::fs::write(&src, code).unwrap();
         compile(&[src], &dir.join(format!("block{compiled}")), Build::Plain);
     }
-    assert!(compiled >= 5, "only {compiled} programs found in docs/README-c.md");
+    assert!(
+        compiled >= 5,
+        "only {compiled} programs found in docs/README-c.md"
+    );
 }

@@ -353,6 +353,8 @@ fn scenario(conn: &mut Conn) {
             conn.json_response(200, &[("x-request-id", "req-complete")], COMPLETION);
         }
         "params" | "params-json" => serve_tokens(&["ok"])(conn),
+        // The web demo resolves "solar-mini" to this model.
+        "upstage/solar-1-mini-chat-ja" => serve_tokens(&["demo"])(conn),
         "echo" => {
             let prompt = json["messages"]
                 .as_array()
@@ -542,6 +544,17 @@ fn c_stream() {
     assert_eq!(complete["stream"], false);
     let auth = requests[0].header("authorization");
     assert_eq!(auth, Some("Bearer test-key"));
+    let demo = requests
+        .iter()
+        .find(|r| r.path.ends_with("/web/demo/chat/completions"))
+        .expect("a web demo request");
+    assert_eq!(demo.header("authorization"), None);
+    let demo = demo.json.clone().unwrap();
+    assert_eq!(demo["model"], "upstage/solar-1-mini-chat-ja");
+    assert_eq!(
+        demo["messages"],
+        serde_json::json!([{"role": "user", "content": "System: Be brief\nUser: Hi\nAssistant:"}])
+    );
     server.assert_no_handler_panics();
 }
 

@@ -124,6 +124,20 @@ static void test_timeouts(void) {
     upstage_client_free(c);
 }
 
+static void test_total_timeout(void) {
+    upstage_client_builder *b = upstage_client_builder_new();
+    upstage_client *c = NULL;
+    upstage_error e;
+    upstage_client_builder_set_base_url(b, base);
+    upstage_client_builder_set_proxy(b, NULL);
+    upstage_client_builder_set_max_retries(b, 0);
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_IDLE, 0); /* no idle limit */
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_TOTAL, 500);
+    CHECK_STATUS(upstage_client_builder_build(b, &c, &e), UPSTAGE_OK, &e);
+    stream_fails(c, "stall", 1, UPSTAGE_ERR_TIMEOUT, 200, "total");
+    upstage_client_free(c);
+}
+
 static void test_connect_refused(void) {
     upstage_client *c = check_client(refused);
     open_fails(c, "utf8", UPSTAGE_ERR_CONNECT, 0, "");
@@ -142,6 +156,7 @@ int main(int argc, char **argv) {
     test_stream_errors();
     test_limit();
     test_timeouts();
+    test_total_timeout();
     test_connect_refused();
     return check_report("errors");
 }

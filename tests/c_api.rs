@@ -815,3 +815,31 @@ fn readme_programs_compile() {
         "only {compiled} programs found in docs/README-c.md"
     );
 }
+
+/// The shared library exports exactly the functions the header declares, all `upstage_`.
+#[test]
+fn exported_symbols_match_the_header() {
+    let out = check(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(built_lib("libupstage.so")),
+    );
+    let mut exported: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" T "))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_owned))
+        .collect();
+    exported.sort();
+    let header = std::fs::read_to_string(manifest().join("include/upstage.h")).unwrap();
+    let mut declared: Vec<String> = header
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with("typedef"))
+        .filter_map(|l| {
+            let name = l.split('(').next()?.rsplit([' ', '*']).next()?;
+            (l.contains('(') && name.starts_with("upstage_")).then(|| name.to_owned())
+        })
+        .collect();
+    declared.sort();
+    assert!(declared.len() >= 50, "{declared:?}");
+    assert_eq!(exported, declared);
+}

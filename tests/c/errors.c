@@ -137,8 +137,9 @@ static void test_timeouts(void) {
     upstage_client_builder_set_base_url(b, base);
     upstage_client_builder_set_proxy(b, NULL);
     upstage_client_builder_set_max_retries(b, 0);
-    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_IDLE, 300);
-    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_HEADERS, 300);
+    /* Generous enough for valgrind on a slow machine, short enough to keep the test fast. */
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_IDLE, 1000);
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_HEADERS, 1000);
     CHECK_STATUS(upstage_client_builder_build(b, &c, &e), UPSTAGE_OK, &e);
     stream_fails(c, "stall", 1, UPSTAGE_ERR_TIMEOUT, 200, "idle");
     open_fails(c, "stall-headers", UPSTAGE_ERR_TIMEOUT, 0, "headers");
@@ -153,7 +154,7 @@ static void test_total_timeout(void) {
     upstage_client_builder_set_proxy(b, NULL);
     upstage_client_builder_set_max_retries(b, 0);
     upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_IDLE, 0); /* no idle limit */
-    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_TOTAL, 500);
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_TOTAL, 2500);
     CHECK_STATUS(upstage_client_builder_build(b, &c, &e), UPSTAGE_OK, &e);
     stream_fails(c, "stall", 1, UPSTAGE_ERR_TIMEOUT, 200, "total");
     upstage_client_free(c);

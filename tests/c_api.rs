@@ -503,7 +503,31 @@ fn header_compiles_as_c99_and_cxx17() {
     // The C++ wrapper on its own, with every warning.
     let hpp = dir.join("w.cpp");
     std::fs::write(&hpp, "#include \"upstage.hpp\"\nint main() { return 0; }\n").unwrap();
-    compile(&[hpp], &dir.join("w"), Build::Plain);
+    compile(&[hpp.clone()], &dir.join("w"), Build::Plain);
+
+    // clang too, when present (required when UPSTAGE_REQUIRE_CLANG=1).
+    if !have("clang", "--version") {
+        assert!(
+            std::env::var("UPSTAGE_REQUIRE_CLANG").map_or(true, |v| v != "1"),
+            "UPSTAGE_REQUIRE_CLANG=1 but clang is not installed"
+        );
+        eprintln!("header: clang skipped (not installed)");
+        return;
+    }
+    for (compiler, flags, src) in [
+        ("clang", C_FLAGS, dir.join("h.c")),
+        ("clang++", CXX_FLAGS, dir.join("h.cpp")),
+        ("clang++", CXX_FLAGS, hpp),
+    ] {
+        check(
+            Command::new(compiler)
+                .args(flags)
+                .arg("-fsyntax-only")
+                .arg("-I")
+                .arg(manifest().join("include"))
+                .arg(src),
+        );
+    }
 }
 
 #[test]

@@ -353,6 +353,21 @@ fn scenario(conn: &mut Conn) {
             conn.json_response(200, &[("x-request-id", "req-complete")], COMPLETION);
         }
         "params" | "params-json" => serve_tokens(&["ok"])(conn),
+        "many" => {
+            let tokens: Vec<String> = (0..3000).map(|i| format!("tok{i} ")).collect();
+            let mut body = String::new();
+            for t in &tokens {
+                body.push_str(&format!("data: {}\n\n", chunk_json(t)));
+            }
+            Script::sse()
+                .body(body)
+                .finish("stop")
+                .done()
+                .end_chunks()
+                .run(conn)
+        }
+        // The web demo resolves "solar-mini" to this model.
+        "upstage/solar-1-mini-chat-ja" => serve_tokens(&["demo"])(conn),
         "echo" => {
             let prompt = json["messages"]
                 .as_array()
@@ -377,6 +392,10 @@ fn scenario(conn: &mut Conn) {
                 &[],
                 &error_json("Rate limit reached for requests", "rate_limit_exceeded"),
             );
+        }
+        "http-long" => {
+            let message = format!("{} end", "é".repeat(600));
+            conn.json_response(400, &[], &error_json(&message, "invalid_request_error"));
         }
         "http500" => {
             conn.json_response(500, &[], r#"{"detail":"upstream exploded"}"#);
@@ -497,7 +516,31 @@ fn header_compiles_as_c99_and_cxx17() {
     // The C++ wrapper on its own, with every warning.
     let hpp = dir.join("w.cpp");
     std::fs::write(&hpp, "#include \"upstage.hpp\"\nint main() { return 0; }\n").unwrap();
-    compile(&[hpp], &dir.join("w"), Build::Plain);
+    compile(&[hpp.clone()], &dir.join("w"), Build::Plain);
+
+    // clang too, when present (required when UPSTAGE_REQUIRE_CLANG=1).
+    if !have("clang", "--version") {
+        assert!(
+            std::env::var("UPSTAGE_REQUIRE_CLANG").map_or(true, |v| v != "1"),
+            "UPSTAGE_REQUIRE_CLANG=1 but clang is not installed"
+        );
+        eprintln!("header: clang skipped (not installed)");
+        return;
+    }
+    for (compiler, flags, src) in [
+        ("clang", C_FLAGS, dir.join("h.c")),
+        ("clang++", CXX_FLAGS, dir.join("h.cpp")),
+        ("clang++", CXX_FLAGS, hpp),
+    ] {
+        check(
+            Command::new(compiler)
+                .args(flags)
+                .arg("-fsyntax-only")
+                .arg("-I")
+                .arg(manifest().join("include"))
+                .arg(src),
+        );
+    }
 }
 
 #[test]
@@ -538,6 +581,17 @@ fn c_stream() {
     assert_eq!(complete["stream"], false);
     let auth = requests[0].header("authorization");
     assert_eq!(auth, Some("Bearer test-key"));
+    let demo = requests
+        .iter()
+        .find(|r| r.path.ends_with("/web/demo/chat/completions"))
+        .expect("a web demo request");
+    assert_eq!(demo.header("authorization"), None);
+    let demo = demo.json.clone().unwrap();
+    assert_eq!(demo["model"], "upstage/solar-1-mini-chat-ja");
+    assert_eq!(
+        demo["messages"],
+        serde_json::json!([{"role": "user", "content": "System: Be brief\nUser: Hi\nAssistant:"}])
+    );
     server.assert_no_handler_panics();
 }
 
@@ -767,4 +821,86 @@ fn install_script_and_pkg_config() {
         let needs_so = String::from_utf8_lossy(&needed.stdout).contains("libupstage.so");
         assert_eq!(needs_so, name != "static", "{name}: NEEDED entries");
     }
+}
+
+/// Every complete program (a block with `int main`) of docs/README-c.md compiles with the
+/// strict flags and links with the documented static link line.
+#[test]
+fn readme_programs_compile() {
+    let readme = std::fs::read_to_string(manifest().join("docs/README-c.md")).unwrap();
+    let dir = scratch("readme");
+    let mut compiled = 0;
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let ext = match line.trim() {
+            "```c" => "c",
+            "```cpp" => "cpp",
+            _ => continue,
+        };
+        let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+        let code = block.join("\n") + "\n";
+        if !code.contains("int main") {
+            continue;
+        }
+        compiled += 1;
+        let src = dir.join(format!("block{compiled}.{ext}"));
+        std::fs::write(&src, code).unwrap();
+        compile(&[src], &dir.join(format!("block{compiled}")), Build::Plain);
+    }
+    assert!(
+        compiled >= 5,
+        "only {compiled} programs found in docs/README-c.md"
+    );
+}
+
+/// The shared library exports exactly the functions the header declares, all `upstage_`.
+#[test]
+fn exported_symbols_match_the_header() {
+    let out = check(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(built_lib("libupstage.so")),
+    );
+    let mut exported: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" T "))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_owned))
+        .collect();
+    exported.sort();
+    let header = std::fs::read_to_string(manifest().join("include/upstage.h")).unwrap();
+    let mut declared: Vec<String> = header
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with("typedef"))
+        .filter_map(|l| {
+            let name = l.split('(').next()?.rsplit([' ', '*']).next()?;
+            (l.contains('(') && name.starts_with("upstage_")).then(|| name.to_owned())
+        })
+        .collect();
+    declared.sort();
+    assert!(declared.len() >= 50, "{declared:?}");
+    assert_eq!(exported, declared);
+}
+
+/// No heap allocation per token on either path: `tests/c/alloc.c` counts every malloc of
+/// the static library (`-Wl,--wrap=malloc`) while 3000 tokens stream.
+#[test]
+fn no_allocation_per_token() {
+    let server = server();
+    let dir = scratch("alloc");
+    let exe = dir.join("alloc");
+    let mut cmd = Command::new(cc());
+    cmd.args(C_FLAGS)
+        .arg("-I")
+        .arg(manifest().join("include"))
+        .arg("-I")
+        .arg(manifest().join("tests/c"))
+        .arg(manifest().join("tests/c/alloc.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-Wl,--wrap=malloc,--wrap=realloc,--wrap=calloc")
+        .arg(static_lib())
+        .args(STATIC_LIBS);
+    check(&mut cmd);
+    let out = run_program(&exe, &[server.base()], Runner::Direct);
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
 }

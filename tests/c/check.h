@@ -60,6 +60,22 @@ static int check_count = 0;
             fprintf(stderr, "    message \"%s\" lacks \"%s\"\n", (e).message, (part));     \
     } while (0)
 
+/* Whether `s` is well-formed UTF-8 (no truncated or overlong sequences). */
+static inline int check_utf8(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+              : (*p & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0 || (n == 1 && *p < 0xc2)) return 0;
+        p++;
+        while (n-- > 0) {
+            if ((*p & 0xc0) != 0x80) return 0;
+            p++;
+        }
+    }
+    return 1;
+}
+
 /* An error struct full of garbage, to see that the library fills it. */
 static inline upstage_error check_blank_error(void) {
     upstage_error e;

@@ -60,7 +60,7 @@ pub use models::{
     get_model, API_DEFAULT_MODEL, MODELS, MODEL_ALIASES, WEB_DEMO_DEFAULT_MODEL, WEB_DEMO_URL,
     WORKING,
 };
-pub use prompt::{content_to_string, format_prompt_json, format_prompt_parts};
+pub use prompt::{content_to_string, format_prompt_json, format_prompt_parts, python_capitalize};
 pub use request::{ChatRequest, Message, Role};
 pub use stream::ChatStream;
 

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"strconv"
-	"strings"
 )
 
 // Status is a status code of the C library: OK and Done, or the kind of an error.
@@ -67,20 +66,17 @@ var (
 	ErrPanic           = &Error{Status: StatusPanic}
 )
 
-// Error formats the error as "upstage: <status name>[ <http status>]: <message>".
+// Error formats the error as "upstage: <status name>: <message>", for example
+// "upstage: http: HTTP 401: Invalid API key".
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("upstage: ")
-	b.WriteString(e.Status.String())
-	if e.HTTPStatus != 0 {
-		b.WriteByte(' ')
-		b.WriteString(strconv.Itoa(e.HTTPStatus))
+	message := e.Message
+	if message == "" && e.HTTPStatus != 0 {
+		message = "HTTP " + strconv.Itoa(e.HTTPStatus)
 	}
-	if e.Message != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Message)
+	if message == "" {
+		return "upstage: " + e.Status.String()
 	}
-	return b.String()
+	return "upstage: " + e.Status.String() + ": " + message
 }
 
 // Is reports whether target is an *Error of the same kind (Status), so that

@@ -19,8 +19,9 @@ import (
 //	}
 //	if err := s.Err(); err != nil { ... }
 //
-// Next, Text, Err and FinishReason belong to one goroutine at a time. Close may be called
-// from any goroutine, even while Next is blocked, and so may the context be cancelled.
+// Next, NextEvent and the other methods belong to one goroutine at a time. Close may be
+// called from any goroutine, even while Next is blocked, and so may the context be
+// cancelled.
 type Stream struct {
 	st *streamState
 }
@@ -30,28 +31,28 @@ type Stream struct {
 type streamState struct {
 	ctx context.Context
 
-	// mu guards ptr against being freed while the watcher (or Close) cancels through it.
-	mu  sync.Mutex
-	ptr *C.upstage_stream
-	// busy is held for the whole of every call that uses the stream (upstage_stream_next
-	// blocks in it), so that Close waits for a running Next before freeing.
+	// mu guards token against being freed while the watcher (or Close) cancels through it.
+	mu    sync.Mutex
+	token *C.upstage_cancel_token
+	// busy is held for the whole of every call that uses ptr (upstage_stream_next blocks in
+	// it), so that Close waits for a running Next before freeing the stream.
 	busy sync.Mutex
+	ptr  *C.upstage_stream
 
-	done      chan struct{} // closed by Close: stops the watcher
+	done      chan struct{} // closed by Close (or a failed open): stops the watcher
 	closeOnce sync.Once
 
 	text   string
+	event  Event
 	err    error
 	finish string
 	ended  bool
 }
 
-// Stream sends req and returns once the response headers are in. The stream is cancelled
-// when ctx ends: a blocked Next returns false at once and Err reports ErrCancelled (which
-// also matches ctx.Err() with errors.Is). Always Close the stream.
-//
-// Opening (connecting, sending, waiting for the headers, retries) is not interrupted by
-// ctx; bound it with Options.ConnectTimeout and Options.HeadersTimeout.
+// Stream sends req and returns once the response headers are in. Everything is cancelled
+// when ctx ends: connecting, retrying, waiting for the headers (Stream then fails with
+// ErrCancelled) and reading (a blocked Next returns false at once and Err reports
+// ErrCancelled). Such errors also match ctx.Err() with errors.Is. Always Close the stream.
 func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
 	if ctx == nil {
 		panic("upstage: nil Context")
@@ -68,17 +69,28 @@ func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out *C.upstage_stream
-	var cerr C.upstage_error
-	rc := C.upstage_stream_open(client, creq, &out, &cerr)
-	c.release()
-	if rc != C.UPSTAGE_OK {
-		return nil, errorFrom(rc, &cerr)
+	defer c.release()
+
+	token := C.upstage_cancel_token_new()
+	if token == nil {
+		return nil, newError(StatusPanic, "upstage_cancel_token_new failed")
 	}
-	st := &streamState{ctx: ctx, ptr: out, done: make(chan struct{})}
+	st := &streamState{ctx: ctx, token: token, done: make(chan struct{})}
 	if ctx.Done() != nil {
 		go st.watch()
 	}
+	var out *C.upstage_stream
+	var cerr C.upstage_error
+	if rc := C.upstage_stream_open_cancellable(client, creq, token, &out, &cerr); rc != C.UPSTAGE_OK {
+		st.ended = true
+		st.close()
+		e := errorFrom(rc, &cerr)
+		if e.Status == StatusCancelled {
+			e.cause = ctx.Err()
+		}
+		return nil, e
+	}
+	st.ptr = out
 	s := &Stream{st: st}
 	runtime.SetFinalizer(s, (*Stream).Close)
 	return s, nil
@@ -93,59 +105,68 @@ func (st *streamState) watch() {
 	}
 }
 
-// cancel interrupts the stream, from any goroutine, unless it is already freed.
+// cancel interrupts the stream (or its opening), from any goroutine, unless it is freed.
 func (st *streamState) cancel() {
 	st.mu.Lock()
-	if st.ptr != nil {
-		C.upstage_stream_cancel(st.ptr)
+	if st.token != nil {
+		C.upstage_cancel_token_cancel(st.token)
 	}
 	st.mu.Unlock()
 }
 
-// Next waits for the next token and reports whether there is one. It returns false at the
-// end of the answer, on an error (see Err) and after Close.
+// Next waits for the next token of the answer and reports whether there is one. It
+// returns false at the end of the answer, on an error (see Err) and after Close. Reasoning,
+// tool calls and the other events are skipped; see NextEvent.
 func (s *Stream) Next() bool {
 	st := s.st
 	st.busy.Lock()
 	defer st.busy.Unlock()
 	st.text = ""
-	if st.ended || st.ptr == nil {
-		return false
-	}
-	if err := st.ctx.Err(); err != nil {
-		st.fail(cancelled(err))
+	if !st.ready() {
 		return false
 	}
 	var text *C.char
 	var n C.size_t
 	var cerr C.upstage_error
-	switch rc := C.upstage_stream_next(st.ptr, &text, &n, &cerr); rc {
-	case C.UPSTAGE_OK:
+	rc := C.upstage_stream_next(st.ptr, &text, &n, &cerr)
+	if rc == C.UPSTAGE_OK {
 		st.text = C.GoStringN(text, C.int(n))
 		return true
-	case C.UPSTAGE_DONE:
+	}
+	st.end(rc, &cerr)
+	return false
+}
+
+// ready reports whether the stream may be read; the caller holds busy.
+func (st *streamState) ready() bool {
+	if st.ended || st.ptr == nil {
+		return false
+	}
+	if err := st.ctx.Err(); err != nil {
 		st.ended = true
+		st.err = cancelled(err)
 		st.readFinish()
 		return false
-	default:
-		e := errorFrom(rc, &cerr)
+	}
+	return true
+}
+
+// end records how the stream ended: UPSTAGE_DONE or an error. The caller holds busy.
+func (st *streamState) end(rc C.upstage_status, cerr *C.upstage_error) {
+	st.ended = true
+	if rc != C.UPSTAGE_DONE {
+		e := errorFrom(rc, cerr)
 		if e.Status == StatusCancelled {
 			e.cause = st.ctx.Err()
 		}
-		st.fail(e)
-		return false
+		st.err = e
 	}
-}
-
-func (st *streamState) fail(err error) {
-	st.ended = true
-	st.err = err
 	st.readFinish()
 }
 
 // readFinish copies the finish reason; the caller holds busy.
 func (st *streamState) readFinish() {
-	if st.ptr != nil {
+	if st.ptr != nil && st.finish == "" {
 		if reason := C.upstage_stream_finish_reason(st.ptr); reason != nil {
 			st.finish = C.GoString(reason)
 		}
@@ -177,6 +198,46 @@ func (s *Stream) FinishReason() string {
 	return st.finish
 }
 
+// Model returns the model that answers, as the server named it in its chunks, or "" until
+// known (and after Close).
+func (s *Stream) Model() string {
+	st := s.st
+	st.busy.Lock()
+	defer st.busy.Unlock()
+	if st.ptr == nil {
+		return ""
+	}
+	return goStringOrEmpty(C.upstage_stream_model(st.ptr))
+}
+
+// RequestID returns the response's x-request-id header, or "" when there was none (and
+// after Close).
+func (s *Stream) RequestID() string {
+	st := s.st
+	st.busy.Lock()
+	defer st.busy.Unlock()
+	if st.ptr == nil {
+		return ""
+	}
+	return goStringOrEmpty(C.upstage_stream_request_id(st.ptr))
+}
+
+// Usage returns the token usage once the server reported it, usually at the end; servers
+// report it when asked with the parameter "stream_options": {"include_usage": true}.
+func (s *Stream) Usage() (Usage, bool) {
+	st := s.st
+	st.busy.Lock()
+	defer st.busy.Unlock()
+	if st.ptr == nil {
+		return Usage{}, false
+	}
+	var u C.upstage_usage
+	if C.upstage_stream_usage(st.ptr, &u) != C.UPSTAGE_OK {
+		return Usage{}, false
+	}
+	return usageFrom(&u), true
+}
+
 // ReadAll reads the rest of the answer and returns it; the error is Err's.
 func (s *Stream) ReadAll() (string, error) {
 	var b strings.Builder
@@ -200,15 +261,25 @@ func (st *streamState) close() {
 		close(st.done)
 		st.cancel() // wakes a Next blocked in another goroutine
 		st.busy.Lock()
-		defer st.busy.Unlock()
 		st.readFinish()
 		if !st.ended {
 			st.ended = true
 			st.err = newError(StatusCancelled, "the stream was closed")
 		}
-		st.mu.Lock()
 		C.upstage_stream_free(st.ptr)
 		st.ptr = nil
+		st.busy.Unlock()
+
+		st.mu.Lock()
+		C.upstage_cancel_token_free(st.token)
+		st.token = nil
 		st.mu.Unlock()
 	})
+}
+
+func goStringOrEmpty(s *C.char) string {
+	if s == nil {
+		return ""
+	}
+	return C.GoString(s)
 }

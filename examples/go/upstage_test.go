@@ -66,6 +66,25 @@ func (s *sse) answer(tokens ...string) {
 	s.done()
 }
 
+// seen is what a handler received, handed to the test through a channel (the race
+// detector cannot see the ordering the network gives).
+type seen struct {
+	path   string
+	header http.Header
+	body   []byte
+}
+
+// record reads r and sends it to requests without blocking.
+func record(requests chan<- seen, r *http.Request) seen {
+	body, _ := io.ReadAll(r.Body)
+	s := seen{path: r.URL.Path, header: r.Header.Clone(), body: body}
+	select {
+	case requests <- s:
+	default:
+	}
+	return s
+}
+
 // serve starts a test server and a client for it (no proxy, no retries).
 func serve(t *testing.T, h http.HandlerFunc) (*Client, *httptest.Server) {
 	t.Helper()
@@ -128,15 +147,9 @@ func asError(t *testing.T, err error) *Error {
 }
 
 func TestStreamUTF8AndRequestBody(t *testing.T) {
-	var body map[string]any
-	var header http.Header
-	var path string
+	requests := make(chan seen, 1)
 	c, _ := serveWith(t, Options{APIKey: "sk-test"}, func(w http.ResponseWriter, r *http.Request) {
-		path, header = r.URL.Path, r.Header.Clone()
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+		record(requests, r)
 		startSSE(w).answer("Hello", ", ", "세계", " 🌍", "!")
 	})
 	s, err := c.Stream(context.Background(), Request{
@@ -176,13 +189,18 @@ func TestStreamUTF8AndRequestBody(t *testing.T) {
 		t.Errorf("Next after the end returned true")
 	}
 
-	if path != "/v1/chat/completions" {
-		t.Errorf("path %q", path)
+	req := <-requests
+	if req.path != "/v1/chat/completions" {
+		t.Errorf("path %q", req.path)
 	}
-	if got := header.Get("Authorization"); got != "Bearer sk-test" {
+	var body map[string]any
+	if err := json.Unmarshal(req.body, &body); err != nil {
+		t.Fatalf("request body %q: %v", req.body, err)
+	}
+	if got := req.header.Get("Authorization"); got != "Bearer sk-test" {
 		t.Errorf("Authorization %q", got)
 	}
-	if got := header.Get("Accept"); got != "text/event-stream" {
+	if got := req.header.Get("Accept"); got != "text/event-stream" {
 		t.Errorf("Accept %q", got)
 	}
 	wantBody := map[string]any{
@@ -656,12 +674,9 @@ func TestUsageNotReported(t *testing.T) {
 }
 
 func TestComplete(t *testing.T) {
-	var body map[string]any
+	requests := make(chan seen, 1)
 	c, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+		record(requests, r)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Request-Id", "req-42")
 		io.WriteString(w, `{"id":"cmpl-1","object":"chat.completion","model":"solar-test",
@@ -673,6 +688,10 @@ func TestComplete(t *testing.T) {
 	got, err := c.Complete(context.Background(), hello())
 	if err != nil {
 		t.Fatalf("Complete: %v", err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal((<-requests).body, &body); err != nil {
+		t.Fatal(err)
 	}
 	if body["stream"] != false {
 		t.Errorf("body stream = %v, want false", body["stream"])
@@ -701,17 +720,9 @@ func TestCompleteHTTPError(t *testing.T) {
 }
 
 func TestWebDemo(t *testing.T) {
-	var body struct {
-		Model    string    `json:"model"`
-		Messages []Message `json:"messages"`
-	}
-	var path, auth string
+	requests := make(chan seen, 1)
 	c, _ := serveWith(t, Options{WebDemo: true, APIKey: "sk-unused"}, func(w http.ResponseWriter, r *http.Request) {
-		path, auth = r.URL.Path, r.Header.Get("Authorization")
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+		record(requests, r)
 		startSSE(w).answer("ok")
 	})
 	messages := []Message{System("Be brief."), User("Hi")}
@@ -727,10 +738,18 @@ func TestWebDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if path != "/v1/web/demo/chat/completions" {
-		t.Errorf("path %q", path)
+	req := <-requests
+	var body struct {
+		Model    string    `json:"model"`
+		Messages []Message `json:"messages"`
 	}
-	if auth != "" {
+	if err := json.Unmarshal(req.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if req.path != "/v1/web/demo/chat/completions" {
+		t.Errorf("path %q", req.path)
+	}
+	if auth := req.header.Get("Authorization"); auth != "" {
 		t.Errorf("the web demo sent Authorization %q", auth)
 	}
 	if body.Model != ResolveModel("solar-mini") {

@@ -141,7 +141,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Usa
             }
             "--reasoning-effort" => {
                 let effort = value(&arg)?;
-                options.params.push(("reasoning_effort".into(), json!(effort)));
+                options
+                    .params
+                    .push(("reasoning_effort".into(), json!(effort)));
             }
             "--param" => options.params.push(parse_param(&value("--param")?)?),
             "--connect-timeout" | "--headers-timeout" | "--idle-timeout" | "--total-timeout" => {
@@ -151,7 +153,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Usa
                     .unwrap_or(3);
                 let seconds: f64 = parse_number(&arg, &value(&arg)?)?;
                 if !seconds.is_finite() || seconds < 0.0 {
-                    return Err(UsageError(format!("{arg} must be a number of seconds >= 0")));
+                    return Err(UsageError(format!(
+                        "{arg} must be a number of seconds >= 0"
+                    )));
                 }
                 options.timeouts[which] = (seconds > 0.0).then(|| Duration::from_secs_f64(seconds));
                 options.timeouts_set[which] = true;
@@ -218,7 +222,8 @@ fn build_request(options: &Options) -> Result<ChatRequest, Failure> {
         request.push_message(Message::system(system.as_str()));
     }
     if let Some(file) = &options.messages_file {
-        let text = read_source(file).map_err(|e| Failure::Usage(format!("--messages {file}: {e}")))?;
+        let text =
+            read_source(file).map_err(|e| Failure::Usage(format!("--messages {file}: {e}")))?;
         for message in ChatRequest::messages_from_json(&text)? {
             request.push_message(message);
         }
@@ -395,7 +400,10 @@ fn print_completion(options: &Options, completion: &ChatCompletion) -> Result<()
 fn completion_deltas(completion: &ChatCompletion) -> Vec<Delta> {
     let mut deltas = Vec::new();
     let texts = [
-        (&completion.reasoning, Delta::Reasoning as fn(String) -> Delta),
+        (
+            &completion.reasoning,
+            Delta::Reasoning as fn(String) -> Delta,
+        ),
         (&completion.content, Delta::Content),
         (&completion.refusal, Delta::Refusal),
     ];

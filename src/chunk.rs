@@ -16,9 +16,9 @@ use crate::completion::Usage;
 /// One decoded chunk. Everything is optional: servers differ in what they send.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Chunk<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub model: Option<Cow<'a, str>>,
     /// The first choice only: this client streams one answer (`n = 1`).
     #[serde(default, borrow, rename = "choices", deserialize_with = "first_choice")]
@@ -29,7 +29,7 @@ pub(crate) struct Chunk<'a> {
     #[serde(default)]
     pub error: Option<Value>,
     /// `{"type": "error", ...}`: another in-band error shape.
-    #[serde(default, borrow, rename = "type")]
+    #[serde(default, borrow, rename = "type", deserialize_with = "text")]
     pub kind: Option<Cow<'a, str>>,
     /// Top-level `message`, used by some in-band error shapes.
     #[serde(default)]
@@ -48,20 +48,20 @@ impl Chunk<'_> {
 pub(crate) struct Choice<'a> {
     #[serde(default, borrow, alias = "message")]
     pub delta: Option<DeltaFields<'a>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub finish_reason: Option<Cow<'a, str>>,
 }
 
 /// The parts of a delta (or message) that carry text.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct DeltaFields<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub reasoning: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub reasoning_content: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub refusal: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub tool_calls: Option<Vec<ToolCallFragment<'a>>>,
@@ -72,7 +72,7 @@ pub(crate) struct DeltaFields<'a> {
 pub(crate) struct ToolCallFragment<'a> {
     #[serde(default)]
     pub index: Option<u32>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub function: Option<FunctionFragment<'a>>,
@@ -81,9 +81,9 @@ pub(crate) struct ToolCallFragment<'a> {
 /// The function part of a tool-call fragment.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct FunctionFragment<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "text")]
     pub arguments: Option<Cow<'a, str>>,
 }
 
@@ -122,10 +122,57 @@ impl RawUsage {
             prompt_tokens: prompt,
             completion_tokens: completion,
             total_tokens: self.total_tokens.unwrap_or(prompt + completion),
-            reasoning_tokens: self.completion_tokens_details.and_then(|d| d.reasoning_tokens),
+            reasoning_tokens: self
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens),
             cached_tokens: self.prompt_tokens_details.and_then(|d| d.cached_tokens),
         }
     }
+}
+
+/// Decodes an optional string borrowing it from the input when it has no escapes.
+///
+/// serde's `borrow` attribute only borrows a bare `Cow<str>`; inside an `Option` it would
+/// allocate every string, and so every token.
+fn text<'de, D>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Text;
+
+    impl<'de> Visitor<'de> for Text {
+        type Value = Option<Cow<'de, str>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+
+        fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(s)))
+        }
+
+        fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(s.to_owned())))
+        }
+
+        fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(s)))
+        }
+    }
+
+    deserializer.deserialize_option(Text)
 }
 
 /// Decodes `choices` keeping only its first element, so a chunk costs no `Vec`.
@@ -211,7 +258,10 @@ pub(crate) fn api_error_parts(value: &Value) -> ApiErrorParts {
         .or_else(|| object.get("message").and_then(text_of));
     ApiErrorParts {
         message,
-        kind: object.get("type").and_then(text_of).filter(|t| t != "error"),
+        kind: object
+            .get("type")
+            .and_then(text_of)
+            .filter(|t| t != "error"),
         code: object.get("code").and_then(text_of),
         param: None,
     }
@@ -300,7 +350,8 @@ mod tests {
 
     #[test]
     fn error_shapes_give_the_servers_words() {
-        let openai = json!({"error": {"message": "bad key", "type": "auth", "code": 401, "param": null}});
+        let openai =
+            json!({"error": {"message": "bad key", "type": "auth", "code": 401, "param": null}});
         assert_eq!(
             api_error_parts(&openai),
             ApiErrorParts {

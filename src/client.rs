@@ -315,9 +315,10 @@ impl ClientBuilder {
         let proxy = match &self.proxy {
             ProxyChoice::FromEnvironment => ureq::Proxy::try_from_env(),
             ProxyChoice::Disabled => None,
-            ProxyChoice::Url(url) => Some(ureq::Proxy::new(url).map_err(|e| {
-                Error::invalid_argument(format!("invalid proxy URL: {e}"))
-            })?),
+            ProxyChoice::Url(url) => Some(
+                ureq::Proxy::new(url)
+                    .map_err(|e| Error::invalid_argument(format!("invalid proxy URL: {e}")))?,
+            ),
         };
         let mut builder = Agent::config_builder()
             .http_status_as_error(false)
@@ -470,7 +471,12 @@ impl Client {
             .into_completion()
     }
 
-    fn open(&self, request: &ChatRequest, stream: bool, cancel: &CancelHandle) -> Result<ChatStream> {
+    fn open(
+        &self,
+        request: &ChatRequest,
+        stream: bool,
+        cancel: &CancelHandle,
+    ) -> Result<ChatStream> {
         let inner = &*self.inner;
         let body = request.body(inner.flavor, &inner.default_model, stream)?;
         let phase = BodyPhase::default();
@@ -492,7 +498,7 @@ impl Client {
             let (error, should_retry) = match self.send(&agent, &body, stream) {
                 Ok(response) if response.status().is_success() => {
                     phase.begin();
-                    let mut opened = self.into_stream(response, cancel)?;
+                    let mut opened = self.stream_from(response, cancel)?;
                     opened.set_attempts(attempt);
                     return Ok(opened);
                 }
@@ -532,7 +538,11 @@ impl Client {
                 }
             }
             Flavor::Api => {
-                let accept = if stream { "text/event-stream" } else { "application/json" };
+                let accept = if stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                };
                 request = request
                     .header("accept", accept)
                     .header("content-type", "application/json")
@@ -547,7 +557,7 @@ impl Client {
 
     /// Turns a 2xx response into a stream: SSE, a whole JSON completion (servers that
     /// ignore `stream`), or a protocol error naming an unexpected content type.
-    fn into_stream(
+    fn stream_from(
         &self,
         response: ureq::http::Response<ureq::Body>,
         cancel: &CancelHandle,
@@ -629,18 +639,8 @@ fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<
     if essence == "application/json" || essence.ends_with("+json") {
         return Ok((BodyKind::Json, reader));
     }
-    let mut head = vec![0; 512];
-    let mut filled = 0;
-    while filled < head.len() {
-        match reader.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(body_io_error(e, cancel)),
-        }
-    }
-    head.truncate(filled);
-    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head).trim_ascii_start();
+    let head = read_head(&mut reader, cancel)?;
+    let text = meaningful(&head);
     let kind = if text.starts_with(b"{") {
         BodyKind::Json
     } else if [&b"data:"[..], b"event:", b"id:", b"retry:", b":"]
@@ -649,7 +649,11 @@ fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<
     {
         BodyKind::EventStream
     } else {
-        let shown = if content_type.is_empty() { "none" } else { content_type };
+        let shown = if content_type.is_empty() {
+            "none"
+        } else {
+            content_type
+        };
         return Err(Error::new(
             ErrorKind::Protocol,
             format!(
@@ -659,6 +663,34 @@ fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<
         .with_http_status(200));
     };
     Ok((kind, Box::new(Cursor::new(head).chain(reader))))
+}
+
+/// Reads just enough to tell JSON from SSE (a `{`, a `:`, or the longest field name,
+/// `retry:`), or to EOF: a slow stream must not be held back by the sniffing.
+fn read_head(reader: &mut Body, cancel: &CancelHandle) -> Result<Vec<u8>> {
+    let undecided = |head: &[u8]| {
+        let text = meaningful(head);
+        !text.starts_with(b"{") && !text.starts_with(b":") && text.len() < b"retry:".len()
+    };
+    let mut head = vec![0; 512];
+    let mut filled = 0;
+    while filled < head.len() && undecided(&head[..filled]) {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(body_io_error(e, cancel)),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+/// The body's start without a BOM and leading whitespace.
+fn meaningful(head: &[u8]) -> &[u8] {
+    head.strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(head)
+        .trim_ascii_start()
 }
 
 /// Reads a whole body, failing with `Limit` past `limit` bytes instead of growing.
@@ -736,7 +768,10 @@ fn body_text(body: &[u8]) -> String {
     let lower = text.to_ascii_lowercase();
     if let Some(start) = lower.find("<title>") {
         let rest = &text[start + "<title>".len()..];
-        let end = rest.to_ascii_lowercase().find("</title>").unwrap_or(rest.len());
+        let end = rest
+            .to_ascii_lowercase()
+            .find("</title>")
+            .unwrap_or(rest.len());
         return rest[..end].split_whitespace().collect::<Vec<_>>().join(" ");
     }
     let trimmed = text.trim();
@@ -765,12 +800,14 @@ fn call_error(error: ureq::Error) -> Error {
         ureq::Error::Rustls(e) => tls_error(&e.to_string()),
         ureq::Error::Tls(e) => tls_error(e),
         ureq::Error::Pem(e) => tls_error(&e.to_string()),
-        ureq::Error::ConnectProxyFailed(e) => {
-            Error::new(ErrorKind::Connect, format!("the proxy refused the connection: {e}"))
-        }
-        ureq::Error::ConnectionFailed => {
-            Error::new(ErrorKind::Connect, "the connection (or proxy handshake) failed")
-        }
+        ureq::Error::ConnectProxyFailed(e) => Error::new(
+            ErrorKind::Connect,
+            format!("the proxy refused the connection: {e}"),
+        ),
+        ureq::Error::ConnectionFailed => Error::new(
+            ErrorKind::Connect,
+            "the connection (or proxy handshake) failed",
+        ),
         ureq::Error::BadUri(e) => Error::invalid_argument(format!("invalid URL: {e}")),
         ureq::Error::InvalidProxyUrl => Error::invalid_argument("invalid proxy URL"),
         ureq::Error::LargeResponseHeader(size, limit) => Error::new(
@@ -790,10 +827,11 @@ fn call_error(error: ureq::Error) -> Error {
 
 fn io_call_error(error: std::io::Error) -> Error {
     use std::io::ErrorKind as K;
-    if let Some(inner) = error.get_ref().and_then(|e| e.downcast_ref::<ureq::Error>()) {
-        if let ureq::Error::Timeout(_) = inner {
-            return Error::timeout(TimeoutPhase::Headers);
-        }
+    let inner = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ureq::Error>());
+    if let Some(ureq::Error::Timeout(_)) = inner {
+        return Error::timeout(TimeoutPhase::Headers);
     }
     match error.kind() {
         K::ConnectionRefused
@@ -828,9 +866,14 @@ mod tests {
         let err = ClientBuilder::new().build().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         assert!(err.message().contains("UPSTAGE_API_KEY"));
-        let ok = ClientBuilder::new().base_url("http://127.0.0.1:9/v1").build();
+        let ok = ClientBuilder::new()
+            .base_url("http://127.0.0.1:9/v1")
+            .build();
         assert!(ok.is_ok());
-        let demo = ClientBuilder::new().flavor(Flavor::WebDemo).build().unwrap();
+        let demo = ClientBuilder::new()
+            .flavor(Flavor::WebDemo)
+            .build()
+            .unwrap();
         assert_eq!(
             demo.endpoint(),
             "https://ap-northeast-2.apistage.ai/v1/web/demo/chat/completions"
@@ -839,10 +882,19 @@ mod tests {
 
     #[test]
     fn the_key_never_shows() {
-        let client = ClientBuilder::new().api_key("sk-secret-123").build().unwrap();
-        let shown = format!("{client:?} {:?}", ClientBuilder::new().api_key("sk-secret-123"));
+        let client = ClientBuilder::new()
+            .api_key("sk-secret-123")
+            .build()
+            .unwrap();
+        let shown = format!(
+            "{client:?} {:?}",
+            ClientBuilder::new().api_key("sk-secret-123")
+        );
         assert!(!shown.contains("sk-secret-123"), "{shown}");
-        let err = ClientBuilder::new().api_key("sk-\nsecret").build().unwrap_err();
+        let err = ClientBuilder::new()
+            .api_key("sk-\nsecret")
+            .build()
+            .unwrap_err();
         assert!(!err.to_string().contains("secret"));
     }
 
@@ -852,18 +904,29 @@ mod tests {
             let err = ClientBuilder::new().base_url(bad).build().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
         }
-        let client = ClientBuilder::new().base_url("http://h:8/v1/").build().unwrap();
+        let client = ClientBuilder::new()
+            .base_url("http://h:8/v1/")
+            .build()
+            .unwrap();
         assert_eq!(client.endpoint(), "http://h:8/v1/chat/completions");
     }
 
     #[test]
     fn error_bodies_give_the_servers_words() {
-        let e = describe_error_body(401, "Unauthorized", br#"{"error":{"message":"bad key","type":"auth","code":"invalid_api_key"}}"#);
+        let e = describe_error_body(
+            401,
+            "Unauthorized",
+            br#"{"error":{"message":"bad key","type":"auth","code":"invalid_api_key"}}"#,
+        );
         assert_eq!(e.message(), "HTTP 401: bad key");
         assert_eq!(e.api_code(), Some("invalid_api_key"));
         let e = describe_error_body(422, "", br#"{"detail":"model not found"}"#);
         assert_eq!(e.message(), "HTTP 422: model not found");
-        let e = describe_error_body(502, "Bad Gateway", b"<html><head><title>502 Bad\n Gateway</title></head></html>");
+        let e = describe_error_body(
+            502,
+            "Bad Gateway",
+            b"<html><head><title>502 Bad\n Gateway</title></head></html>",
+        );
         assert_eq!(e.message(), "HTTP 502: 502 Bad Gateway");
         let e = describe_error_body(500, "Internal Server Error", b"  oops \n");
         assert_eq!(e.message(), "HTTP 500: oops");

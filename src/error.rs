@@ -176,9 +176,15 @@ impl Error {
     }
 
     pub(crate) fn timeout(phase: TimeoutPhase) -> Error {
+        let what = match phase {
+            TimeoutPhase::Connect => "no connection to the server",
+            TimeoutPhase::Headers => "the server sent no response headers in time",
+            TimeoutPhase::Idle => "the server sent nothing for too long",
+            TimeoutPhase::Total => "the request took too long",
+        };
         let mut e = Error::new(
             ErrorKind::Timeout,
-            format!("{} timeout expired", phase.name()),
+            format!("{} timeout expired: {what}", phase.name()),
         );
         e.inner.timeout_phase = Some(phase);
         e

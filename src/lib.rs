@@ -79,3 +79,8 @@ pub use stream::ChatStream;
 pub fn format_prompt(messages: &[Message]) -> Result<String> {
     prompt::format_prompt_parts(messages.iter().map(|m| (m.role(), m.content())))
 }
+
+/// The README's Rust examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -60,7 +60,10 @@ fn random_fraction() -> f64 {
 
 /// The wait a response asks for: `retry-after-ms` (milliseconds), else `retry-after`
 /// (seconds, or an HTTP date).
-pub(crate) fn server_wait(retry_after_ms: Option<&str>, retry_after: Option<&str>) -> Option<Duration> {
+pub(crate) fn server_wait(
+    retry_after_ms: Option<&str>,
+    retry_after: Option<&str>,
+) -> Option<Duration> {
     if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));
@@ -71,7 +74,10 @@ pub(crate) fn server_wait(retry_after_ms: Option<&str>, retry_after: Option<&str
         return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
     }
     let at = parse_http_date(value)?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form servers send.
@@ -160,10 +166,19 @@ mod tests {
 
     #[test]
     fn server_wait_forms() {
-        assert_eq!(server_wait(Some("1500"), Some("9")), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            server_wait(Some("1500"), Some("9")),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(server_wait(None, Some("2")), Some(Duration::from_secs(2)));
-        assert_eq!(server_wait(None, Some("0.5")), Some(Duration::from_millis(500)));
-        assert_eq!(server_wait(None, Some("Sun, 06 Nov 1994 08:49:37 GMT")), Some(Duration::ZERO));
+        assert_eq!(
+            server_wait(None, Some("0.5")),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            server_wait(None, Some("Sun, 06 Nov 1994 08:49:37 GMT")),
+            Some(Duration::ZERO)
+        );
         assert_eq!(server_wait(None, Some("soon")), None);
         assert_eq!(server_wait(None, None), None);
         assert_eq!(

@@ -66,6 +66,8 @@ struct Progress {
     tool_calls: Vec<ToolCall>,
     skipped_chunks: u64,
     attempts: u32,
+    /// Body bytes read, kept once the decoder is dropped.
+    bytes: u64,
 }
 
 impl ChatStream {
@@ -241,6 +243,13 @@ impl ChatStream {
         self.progress.attempts
     }
 
+    /// How many body bytes have been read so far (after HTTP de-chunking).
+    pub fn bytes_received(&self) -> u64 {
+        self.decoder
+            .as_ref()
+            .map_or(self.progress.bytes, sse::Decoder::bytes_read)
+    }
+
     /// A handle that cancels this stream from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
@@ -317,7 +326,9 @@ impl ChatStream {
 
     /// Drops the body (closing the connection) and records how the stream ended.
     fn close(&mut self, state: State) {
-        self.decoder = None;
+        if let Some(decoder) = self.decoder.take() {
+            self.progress.bytes = decoder.bytes_read();
+        }
         self.state = state;
         self.cancel.detach();
     }
@@ -370,7 +381,9 @@ fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> bool {
         }
         if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
             if mode == Mode::Events {
-                progress.pending.push_back(Delta::Finish(reason.to_string()));
+                progress
+                    .pending
+                    .push_back(Delta::Finish(reason.to_string()));
                 produced = true;
             }
             progress.finish_reason = Some(reason.into_owned());
@@ -470,7 +483,7 @@ fn invalid_chunk(
 ) -> Result<Step> {
     if std::str::from_utf8(data).is_err() {
         return Err(
-            Error::new(ErrorKind::Protocol, "an event is not valid UTF-8").with_http_status(200)
+            Error::new(ErrorKind::Protocol, "an event is not valid UTF-8").with_http_status(200),
         );
     }
     match flavor {

@@ -105,8 +105,7 @@ impl<T: Transport> Transport for IdleTransport<T> {
 
 /// The full chain for one stream.
 pub(crate) fn connector(tls: &SharedTls, idle: IdleConnector) -> impl Connector {
-    ()
-        .chain(SocksConnector::default())
+    ().chain(SocksConnector::default())
         .chain(ConnectProxyConnector::default())
         .chain(TcpConnector::default())
         .chain(tls.clone())

@@ -4,8 +4,8 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::{
-    error, guard, guard_value, null, opt_str_arg, str_arg, upstage_error, upstage_status,
-    Outcome, UPSTAGE_OK,
+    error, guard, guard_value, null, opt_str_arg, str_arg, upstage_error, upstage_status, Outcome,
+    UPSTAGE_OK,
 };
 use crate::{Client, ClientBuilder, ErrorKind, Flavor, Limits};
 

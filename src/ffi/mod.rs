@@ -208,7 +208,10 @@ pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> Error {
 
 /// The error for a NULL `what` argument.
 pub(crate) fn null(what: &str) -> Error {
-    error(ErrorKind::NullArgument, format!("`{what}` must not be NULL"))
+    error(
+        ErrorKind::NullArgument,
+        format!("`{what}` must not be NULL"),
+    )
 }
 
 /// Borrows a NUL-terminated UTF-8 string argument.

@@ -58,7 +58,10 @@ pub unsafe extern "C" fn upstage_request_add_message(
         // SAFETY: forwarded contracts of `role` and `content`.
         let (role, content) = unsafe { (str_arg(role, "role")?, str_arg(content, "content")?) };
         if role.is_empty() {
-            return Err(error(ErrorKind::InvalidArgument, "`role` must not be empty"));
+            return Err(error(
+                ErrorKind::InvalidArgument,
+                "`role` must not be empty",
+            ));
         }
         r.request.push_message(Message::new(role, content));
         Ok(UPSTAGE_OK)

@@ -178,7 +178,9 @@ pub extern "C" fn upstage_cancel_token_new() -> *mut upstage_cancel_token {
 ///
 /// `t` is NULL or a live token.
 #[no_mangle]
-pub unsafe extern "C" fn upstage_cancel_token_cancel(t: *const upstage_cancel_token) -> upstage_status {
+pub unsafe extern "C" fn upstage_cancel_token_cancel(
+    t: *const upstage_cancel_token,
+) -> upstage_status {
     guard(std::ptr::null_mut(), || {
         // SAFETY: `t` is NULL or a live token; only `&` is taken (it is Sync).
         let t = unsafe { t.as_ref() }.ok_or_else(|| null("t"))?;

@@ -48,6 +48,19 @@ type Options struct {
 	// MaxRetries is how often a failed request is retried before its first token (default
 	// 2). Use NoRetries for none.
 	MaxRetries int
+
+	// DefaultModel is the model of requests that name none. Empty: the UPSTAGE_MODEL
+	// environment variable, else solar-pro4.
+	DefaultModel string
+	// CAFile is a PEM file whose certificates are trusted instead of the bundled web roots.
+	CAFile string
+
+	// LineLimit, EventLimit and ErrorBodyLimit bound, in bytes, one SSE line (default
+	// 4 MiB), one SSE event or non-streamed answer (default 16 MiB) and the part of an HTTP
+	// error body that is read (default 64 KiB). Exceeding one is an ErrLimit. 0: default.
+	LineLimit      int
+	EventLimit     int
+	ErrorBodyLimit int
 }
 
 // Timeout selectors of upstage_client_builder_set_timeout_ms.
@@ -56,6 +69,10 @@ const (
 	timeoutHeaders = 1
 	timeoutIdle    = 2
 	timeoutTotal   = 3
+
+	limitLine      = 0
+	limitEvent     = 1
+	limitErrorBody = 2
 )
 
 // Client sends chat requests. It is safe for concurrent use by many goroutines; create one
@@ -148,6 +165,36 @@ func configure(b *C.upstage_client_builder, opts *Options) error {
 		}
 		if rc := C.upstage_client_builder_set_timeout_ms(b, t.which, ms); rc != C.UPSTAGE_OK {
 			return newError(Status(rc), "invalid "+t.name)
+		}
+	}
+	if err := setString("default model", opts.DefaultModel, func(s *C.char) C.upstage_status {
+		return C.upstage_client_builder_set_default_model(b, s)
+	}); err != nil {
+		return err
+	}
+	if err := setString("CA file", opts.CAFile, func(s *C.char) C.upstage_status {
+		return C.upstage_client_builder_set_ca_file(b, s)
+	}); err != nil {
+		return err
+	}
+	limits := []struct {
+		which C.int32_t
+		name  string
+		bytes int
+	}{
+		{limitLine, "LineLimit", opts.LineLimit},
+		{limitEvent, "EventLimit", opts.EventLimit},
+		{limitErrorBody, "ErrorBodyLimit", opts.ErrorBodyLimit},
+	}
+	for _, l := range limits {
+		if l.bytes == 0 {
+			continue
+		}
+		if l.bytes < 0 {
+			return newError(StatusInvalidArgument, l.name+" is negative")
+		}
+		if rc := C.upstage_client_builder_set_limit(b, l.which, C.size_t(l.bytes)); rc != C.UPSTAGE_OK {
+			return newError(Status(rc), "invalid "+l.name)
 		}
 	}
 	if opts.MaxRetries != 0 {

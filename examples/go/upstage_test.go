@@ -797,6 +797,8 @@ func TestNewClientErrors(t *testing.T) {
 		"key with a newline":               {BaseURL: "http://127.0.0.1:9/v1", APIKey: "sk-se\ncret"},
 		"NUL in base URL":                  {BaseURL: "http://x\x00/v1"},
 		"malformed proxy":                  {BaseURL: "http://127.0.0.1:9/v1", Proxy: "::nope::"},
+		"missing CA file":                  {BaseURL: "http://127.0.0.1:9/v1", CAFile: "/nonexistent/ca.pem"},
+		"negative limit":                   {BaseURL: "http://127.0.0.1:9/v1", EventLimit: -1},
 	}
 	for name, opts := range cases {
 		c, err := NewClient(opts)
@@ -814,11 +816,50 @@ func TestNewClientErrors(t *testing.T) {
 	}
 }
 
+func TestLineLimit(t *testing.T) {
+	c, _ := serveWith(t, Options{LineLimit: 1024}, func(w http.ResponseWriter, r *http.Request) {
+		s := startSSE(w)
+		s.token("short")
+		s.token(strings.Repeat("x", 4096))
+		s.done()
+	})
+	s, err := c.Stream(context.Background(), hello())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tokens, err := collect(t, s)
+	if !reflect.DeepEqual(tokens, []string{"short"}) || !errors.Is(err, ErrLimit) {
+		t.Fatalf("tokens %q, error %v; want [short], ErrLimit", tokens, err)
+	}
+}
+
+func TestDefaultModel(t *testing.T) {
+	requests := make(chan seen, 1)
+	c, _ := serveWith(t, Options{DefaultModel: "my-default"}, func(w http.ResponseWriter, r *http.Request) {
+		record(requests, r)
+		startSSE(w).answer("x")
+	})
+	s, err := c.Stream(context.Background(), Request{Messages: []Message{User("hi")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Model string }
+	if err := json.Unmarshal((<-requests).body, &body); err != nil || body.Model != "my-default" {
+		t.Fatalf("model %q, %v", body.Model, err)
+	}
+}
+
 func TestOptionsAreAccepted(t *testing.T) {
 	c, err := NewClient(Options{
 		BaseURL: "http://127.0.0.1:9/v1", APIKey: "sk-x", Proxy: "http://127.0.0.1:3128",
 		ConnectTimeout: time.Second, HeadersTimeout: NoLimit, IdleTimeout: 1500 * time.Microsecond,
-		TotalTimeout: time.Hour, MaxRetries: 5,
+		TotalTimeout: time.Hour, MaxRetries: 5, DefaultModel: "m", LineLimit: 1 << 20,
+		EventLimit: 1 << 22, ErrorBodyLimit: 1 << 10,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ package upstage
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
 #cgo linux LDFLAGS: -lgcc_s -lutil -lrt -lpthread -lm -ldl
-#cgo darwin LDFLAGS: -framework CoreFoundation -framework Security -lSystem -lc -lm
+#cgo darwin LDFLAGS: -lSystem -lc -lm
 #include "upstage.h"
 */
 import "C"

@@ -833,6 +833,32 @@ fn io_call_error(error: std::io::Error) -> Error {
     if let Some(ureq::Error::Timeout(_)) = inner {
         return Error::timeout(TimeoutPhase::Headers);
     }
+    // rustls failures (certificate verification, alerts, a server that does not speak
+    // TLS) reach us as `InvalidData` I/O errors wrapping the `rustls::Error`.
+    if error.kind() == K::InvalidData {
+        if let Some(detail) = error.get_ref().map(ToString::to_string) {
+            const TLS_MARKERS: [&str; 6] = [
+                "certificate",
+                "alert",
+                "handshake",
+                "peer is incompatible",
+                "peer misbehaved",
+                "corrupt message",
+            ];
+            if TLS_MARKERS.iter().any(|m| detail.contains(m)) {
+                return tls_error(&detail);
+            }
+        }
+    }
+    // A SOCKS proxy refusing our credentials (or asking for a method we lack) fails
+    // its handshake with these; they are proxy failures, so `Connect`.
+    let detail = error.to_string();
+    if error.kind() == K::PermissionDenied || detail.contains("auth method") {
+        return Error::new(
+            ErrorKind::Connect,
+            format!("the proxy refused the connection: {detail}"),
+        );
+    }
     match error.kind() {
         K::ConnectionRefused
         | K::AddrNotAvailable

@@ -353,6 +353,8 @@ fn scenario(conn: &mut Conn) {
             conn.json_response(200, &[("x-request-id", "req-complete")], COMPLETION);
         }
         "params" | "params-json" => serve_tokens(&["ok"])(conn),
+        // The web demo resolves "solar-mini" to this model.
+        "upstage/solar-1-mini-chat-ja" => serve_tokens(&["demo"])(conn),
         "echo" => {
             let prompt = json["messages"]
                 .as_array()
@@ -542,6 +544,17 @@ fn c_stream() {
     assert_eq!(complete["stream"], false);
     let auth = requests[0].header("authorization");
     assert_eq!(auth, Some("Bearer test-key"));
+    let demo = requests
+        .iter()
+        .find(|r| r.path.ends_with("/web/demo/chat/completions"))
+        .expect("a web demo request");
+    assert_eq!(demo.header("authorization"), None);
+    let demo = demo.json.clone().unwrap();
+    assert_eq!(demo["model"], "upstage/solar-1-mini-chat-ja");
+    assert_eq!(
+        demo["messages"],
+        serde_json::json!([{"role": "user", "content": "System: Be brief\nUser: Hi\nAssistant:"}])
+    );
     server.assert_no_handler_panics();
 }
 
@@ -797,5 +810,36 @@ fn readme_programs_compile() {
         std::fs::write(&src, code).unwrap();
         compile(&[src], &dir.join(format!("block{compiled}")), Build::Plain);
     }
-    assert!(compiled >= 5, "only {compiled} programs found in docs/README-c.md");
+    assert!(
+        compiled >= 5,
+        "only {compiled} programs found in docs/README-c.md"
+    );
+}
+
+/// The shared library exports exactly the functions the header declares, all `upstage_`.
+#[test]
+fn exported_symbols_match_the_header() {
+    let out = check(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(built_lib("libupstage.so")),
+    );
+    let mut exported: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" T "))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_owned))
+        .collect();
+    exported.sort();
+    let header = std::fs::read_to_string(manifest().join("include/upstage.h")).unwrap();
+    let mut declared: Vec<String> = header
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with("typedef"))
+        .filter_map(|l| {
+            let name = l.split('(').next()?.rsplit([' ', '*']).next()?;
+            (l.contains('(') && name.starts_with("upstage_")).then(|| name.to_owned())
+        })
+        .collect();
+    declared.sort();
+    assert!(declared.len() >= 50, "{declared:?}");
+    assert_eq!(exported, declared);
 }

@@ -131,7 +131,8 @@ pub const UPSTAGE_EVENT_FINISH: upstage_event_kind = 4;
 pub const UPSTAGE_EVENT_USAGE: upstage_event_kind = 5;
 
 /// One thing the stream reported, filled by `upstage_stream_next_event`. The pointers are
-/// borrowed from the stream and stay valid until the next call on it (or its free); texts
+/// borrowed from the stream and stay valid until the next `upstage_stream_next` or
+/// `upstage_stream_next_event` on it (or its free); texts
 /// are NUL-terminated, `len` is authoritative. Fields that do not apply to `kind` are NULL
 /// or 0.
 #[repr(C)]
@@ -307,7 +308,8 @@ unsafe fn state_ref<'a>(s: *const upstage_stream) -> Option<&'a StreamState> {
 
 /// Pulls the next content token. Blocks until it arrives.
 /// @param text receives a pointer to the token: NUL-terminated UTF-8, borrowed from the
-///        stream, valid until the next call on `s` (or its free). Never an empty token.
+///        stream, valid until the next `upstage_stream_next` or `upstage_stream_next_event`
+///        on `s` (or its free). Never an empty token.
 /// @param len receives its length in bytes without the NUL (authoritative).
 /// @return `UPSTAGE_OK`: a token was produced; `UPSTAGE_DONE`: the stream finished normally
 ///         (then `upstage_stream_finish_reason`, `upstage_stream_usage`); otherwise an error
@@ -352,7 +354,8 @@ pub unsafe extern "C" fn upstage_stream_next(
 /// or usage, in the order the server sent them. Blocks. May be mixed with
 /// `upstage_stream_next` (which skips everything but content).
 /// @param ev filled on `UPSTAGE_OK` only; its pointers are borrowed from the stream and valid
-///        until the next call on `s`.
+///        until the next `upstage_stream_next` or `upstage_stream_next_event` on `s` (or its
+///        free).
 /// @return `UPSTAGE_OK`, `UPSTAGE_DONE` or an error, as `upstage_stream_next`.
 ///
 /// # Safety
@@ -548,7 +551,9 @@ pub unsafe extern "C" fn upstage_stream_free(s: *mut upstage_stream) {
 
 /// Receives one content token of `upstage_chat_stream`: `text` is NUL-terminated UTF-8
 /// borrowed for the duration of the call, `len` its length without the NUL. Return 0 to go
-/// on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`).
+/// on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`). It must not unwind
+/// through the library (no C++ exception, no `longjmp` out of it): catch inside and return
+/// non-zero instead.
 pub type upstage_token_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, text: *const c_char, len: usize) -> i32>;
 

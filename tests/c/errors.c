@@ -41,6 +41,24 @@ static void stream_fails(upstage_client *c, const char *model, int tokens, int s
     upstage_request_free(r);
 }
 
+/* The event path reports errors like the token path. */
+static void events_fail(upstage_client *c, const char *model, int status, const char *part) {
+    upstage_request *r = check_request(model, "hi");
+    upstage_stream *s = NULL;
+    upstage_error e = check_blank_error();
+    upstage_event ev;
+    int st;
+    CHECK_STATUS(upstage_stream_open(c, r, &s, &e), UPSTAGE_OK, &e);
+    if (s != NULL) {
+        while ((st = upstage_stream_next_event(s, &ev, &e)) == UPSTAGE_OK) {}
+        CHECK_STATUS(st, status, &e);
+        CHECK_ERROR(e, status, 200, part);
+        CHECK_STATUS(upstage_stream_next_event(s, &ev, &e), UPSTAGE_DONE, &e);
+    }
+    upstage_stream_free(s);
+    upstage_request_free(r);
+}
+
 static int32_t count_cb(void *userdata, const char *text, size_t len) {
     (void)text;
     (void)len;
@@ -86,6 +104,9 @@ static void test_stream_errors(void) {
     stream_fails(c, "inband", 1, UPSTAGE_ERR_API, 200, "model overloaded");
     stream_fails(c, "event-error", 0, UPSTAGE_ERR_API, 200, "bad things");
     stream_fails(c, "badjson", 1, UPSTAGE_ERR_PROTOCOL, 200, "JSON");
+    events_fail(c, "inband", UPSTAGE_ERR_API, "model overloaded");
+    events_fail(c, "truncated", UPSTAGE_ERR_TRUNCATED, "");
+    events_fail(c, "badjson", UPSTAGE_ERR_PROTOCOL, "JSON");
 
     /* The callback path reports the same error after the tokens it delivered. */
     CHECK_STATUS(upstage_chat_stream(c, r, count_cb, &n, &e), UPSTAGE_ERR_TRUNCATED, &e);
@@ -116,11 +137,26 @@ static void test_timeouts(void) {
     upstage_client_builder_set_base_url(b, base);
     upstage_client_builder_set_proxy(b, NULL);
     upstage_client_builder_set_max_retries(b, 0);
-    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_IDLE, 300);
-    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_HEADERS, 300);
+    /* Generous enough for valgrind on a slow machine, short enough to keep the test fast. */
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_IDLE, 1000);
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_HEADERS, 1000);
     CHECK_STATUS(upstage_client_builder_build(b, &c, &e), UPSTAGE_OK, &e);
     stream_fails(c, "stall", 1, UPSTAGE_ERR_TIMEOUT, 200, "idle");
     open_fails(c, "stall-headers", UPSTAGE_ERR_TIMEOUT, 0, "headers");
+    upstage_client_free(c);
+}
+
+static void test_total_timeout(void) {
+    upstage_client_builder *b = upstage_client_builder_new();
+    upstage_client *c = NULL;
+    upstage_error e;
+    upstage_client_builder_set_base_url(b, base);
+    upstage_client_builder_set_proxy(b, NULL);
+    upstage_client_builder_set_max_retries(b, 0);
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_IDLE, 0); /* no idle limit */
+    upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_TOTAL, 2500);
+    CHECK_STATUS(upstage_client_builder_build(b, &c, &e), UPSTAGE_OK, &e);
+    stream_fails(c, "stall", 1, UPSTAGE_ERR_TIMEOUT, 200, "total");
     upstage_client_free(c);
 }
 
@@ -142,6 +178,7 @@ int main(int argc, char **argv) {
     test_stream_errors();
     test_limit();
     test_timeouts();
+    test_total_timeout();
     test_connect_refused();
     return check_report("errors");
 }

@@ -74,10 +74,11 @@ static void test_stream_outlives_client_and_request(void) {
     upstage_request_free(r);
     upstage_client_free(c);
     if (s == NULL) return;
-    while ((st = upstage_stream_next(s, &text, &len, &e)) == UPSTAGE_OK) {
+    /* err may be NULL. */
+    while ((st = upstage_stream_next(s, &text, &len, NULL)) == UPSTAGE_OK) {
         if (strlen(answer) + len < sizeof answer) strcat(answer, text);
     }
-    CHECK_STATUS(st, UPSTAGE_DONE, &e);
+    CHECK_STATUS(st, UPSTAGE_DONE, NULL);
     CHECK_STR(answer, UTF8_ANSWER);
     upstage_stream_free(s);
 }
@@ -271,6 +272,29 @@ out:
     upstage_client_free(c);
 }
 
+/* The seed's web demo flavor: its path, no key, the model resolved like get_model. */
+static void test_web_demo(void) {
+    upstage_client_builder *b = upstage_client_builder_new();
+    upstage_client *c = NULL;
+    upstage_request *r = upstage_request_new("solar-mini");
+    upstage_error e = check_blank_error();
+    struct collect col;
+
+    CHECK_STATUS(upstage_client_builder_set_web_demo(b, true), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_base_url(b, base), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_api_key(b, "never-sent"), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_proxy(b, NULL), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_max_retries(b, 0), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_build(b, &c, &e), UPSTAGE_OK, &e);
+    upstage_request_add_message(r, "system", "Be brief");
+    upstage_request_add_message(r, "user", "Hi");
+    memset(&col, 0, sizeof col);
+    CHECK_STATUS(upstage_chat_stream(c, r, collect_cb, &col, &e), UPSTAGE_OK, &e);
+    CHECK_STR(col.text, "demo");
+    upstage_request_free(r);
+    upstage_client_free(c);
+}
+
 static void test_params_and_from_json(void) {
     upstage_client *c = check_client(base);
     upstage_request *r = check_request("params", "with params");
@@ -314,5 +338,6 @@ int main(int argc, char **argv) {
     test_complete();
     test_complete_from_a_stream();
     test_params_and_from_json();
+    test_web_demo();
     return check_report("stream");
 }

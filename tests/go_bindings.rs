@@ -192,9 +192,59 @@ fn go_binding_vet_test_and_chat_example() {
     let out = go.go(&test);
     println!("{}", String::from_utf8_lossy(&out.stdout));
 
+    readme_programs_build(&go);
+
     let chat = go.work.join("bin").join("chat");
     go.go(&["build", "-o", &chat.to_string_lossy(), "./cmd/chat"]);
     chat_contract(&chat);
+}
+
+/// The complete Go programs (fenced `go` blocks that start with `package main`) of the README
+/// fragment compile against the module.
+fn readme_programs_build(go: &Go) {
+    let readme = manifest().join("docs").join("README-bindings.md");
+    let text = std::fs::read_to_string(&readme).expect("read docs/README-bindings.md");
+    let mut programs = Vec::new();
+    let mut block: Option<String> = None;
+    for line in text.lines() {
+        match &mut block {
+            None if line.trim_end() == "```go" => block = Some(String::new()),
+            Some(code) if line.trim_end() == "```" => {
+                if code.starts_with("package main") {
+                    programs.push(std::mem::take(code));
+                }
+                block = None;
+            }
+            Some(code) => {
+                code.push_str(line);
+                code.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(
+        !programs.is_empty(),
+        "no Go program in {}",
+        readme.display()
+    );
+
+    let module = manifest().join("examples").join("go");
+    for (i, program) in programs.iter().enumerate() {
+        let dir = go.work.join("readme").join(format!("program{i}"));
+        std::fs::create_dir_all(&dir).expect("create the program's directory");
+        let go_mod = format!(
+            "module readme\n\ngo 1.19\n\nrequire upstage v0.0.0\n\nreplace upstage => {}\n",
+            module.display()
+        );
+        std::fs::write(dir.join("go.mod"), go_mod).expect("write go.mod");
+        std::fs::write(dir.join("main.go"), program).expect("write main.go");
+        let mut cmd = go.command(&go.go);
+        cmd.current_dir(&dir).args(["vet", "."]);
+        check(&mut cmd);
+        let mut cmd = go.command(&go.go);
+        cmd.current_dir(&dir).args(["build", "-o", "program", "."]);
+        check(&mut cmd);
+    }
 }
 
 /// The built example keeps the CLI contract of `examples/c/chat.c`.

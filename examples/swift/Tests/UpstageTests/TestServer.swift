@@ -120,7 +120,12 @@ final class TestServer {
         }
 
         private func chunk(delta: [String: Any], finish: String? = nil) -> String {
-            let choice: [String: Any] = ["index": 0, "delta": delta, "finish_reason": finish ?? NSNull()]
+            var choice: [String: Any] = ["index": 0, "delta": delta]
+            if let finish = finish {
+                choice["finish_reason"] = finish
+            } else {
+                choice["finish_reason"] = NSNull()
+            }
             let object: [String: Any] = ["id": "chatcmpl-1", "model": "solar-test", "choices": [choice]]
             let data = try! JSONSerialization.data(withJSONObject: object)
             return String(decoding: data, as: UTF8.self)
@@ -172,7 +177,9 @@ final class TestServer {
         }.start()
     }
 
-    deinit {
+    /// Stops accepting connections. (Not in deinit: Swift may release a local before the end
+    /// of its scope, and the tests stop servers in their teardown instead.)
+    func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }

@@ -5,7 +5,14 @@ import XCTest
 
 /// The same cases as the Go suite (examples/go/upstage_test.go), against TestServer.
 final class UpstageTests: XCTestCase {
-    private func client(_ server: TestServer, _ options: Options = Options()) throws -> Client {
+    /// Starts a server that lives until the end of the test.
+    private func serve(_ handler: @escaping (TestServer.Connection) -> Void) -> TestServer {
+        let server = TestServer(handler)
+        addTeardownBlock { server.stop() }
+        return server
+    }
+
+    private func makeClient(_ server: TestServer, _ options: Options = Options()) throws -> Client {
         var options = options
         options.baseURL = server.base
         options.proxy = Options.Proxy.none
@@ -27,8 +34,8 @@ final class UpstageTests: XCTestCase {
     }
 
     func testStreamUTF8AndRequestBody() throws {
-        let server = TestServer { $0.answer(["Hello", ", ", "세계", " 🌍", "!"]) }
-        let client = try client(server, Options(apiKey: "sk-test"))
+        let server = serve { $0.answer(["Hello", ", ", "세계", " 🌍", "!"]) }
+        let client = try makeClient(server, Options(apiKey: "sk-test"))
         var request = Request(model: "solar-test", messages: [.system("Be brief."), .user("Say hello 😀")])
         try request.setParam("temperature", 0.5)
         try request.setParam("max_tokens", 64)
@@ -57,8 +64,8 @@ final class UpstageTests: XCTestCase {
     }
 
     func testSequenceAdapter() throws {
-        let server = TestServer { $0.answer(["a", "b", "c"]) }
-        let stream = try client(server).stream(hello)
+        let server = serve { $0.answer(["a", "b", "c"]) }
+        let stream = try makeClient(server).stream(hello)
         var text = ""
         for token in stream {
             text += try token.get()
@@ -67,11 +74,11 @@ final class UpstageTests: XCTestCase {
     }
 
     func testSequenceEndsWithTheError() throws {
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.token("partial")
         }
-        let stream = try client(server).stream(hello)
+        let stream = try makeClient(server).stream(hello)
         let results = Array(stream)
         XCTAssertEqual(results.count, 2)
         XCTAssertEqual(try results[0].get(), "partial")
@@ -83,10 +90,10 @@ final class UpstageTests: XCTestCase {
     }
 
     func testHTTPError() throws {
-        let server = TestServer {
+        let server = serve {
             $0.respond(401, "Unauthorized", json: #"{"error":{"message":"Invalid API key"}}"#)
         }
-        let client = try client(server, Options(maxRetries: 2))
+        let client = try makeClient(server, Options(maxRetries: 2))
         XCTAssertThrowsError(try client.stream(hello)) { error in
             guard let e = error as? UpstageError else { return XCTFail("\(error)") }
             XCTAssertEqual(e.kind, .http)
@@ -98,24 +105,24 @@ final class UpstageTests: XCTestCase {
     }
 
     func testInBandError() throws {
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.token("partial")
             conn.data(#"{"error":{"message":"boom","type":"server_error"}}"#)
         }
-        let stream = try client(server).stream(hello)
+        let stream = try makeClient(server).stream(hello)
         XCTAssertEqual(try stream.next(), "partial")
         assertKind(.api) { _ = try stream.next() }
         XCTAssertTrue(stream.error?.message.contains("boom") ?? false)
     }
 
     func testTruncated() throws {
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.token("Hel")
             conn.token("lo")
         }
-        let stream = try client(server).stream(hello)
+        let stream = try makeClient(server).stream(hello)
         XCTAssertEqual(try stream.next(), "Hel")
         XCTAssertEqual(try stream.next(), "lo")
         assertKind(.truncated) { _ = try stream.next() }
@@ -123,12 +130,12 @@ final class UpstageTests: XCTestCase {
     }
 
     func testCancelFromAnotherThreadDuringStall() throws {
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.token("first")
             conn.stall()
         }
-        let stream = try client(server).stream(hello)
+        let stream = try makeClient(server).stream(hello)
         defer { stream.close() }
         XCTAssertEqual(try stream.next(), "first")
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { stream.cancel() }
@@ -136,20 +143,20 @@ final class UpstageTests: XCTestCase {
     }
 
     func testCancelTokenWhileWaitingForHeaders() throws {
-        let server = TestServer { $0.stall() }
-        let client = try client(server)
+        let server = serve { $0.stall() }
+        let client = try makeClient(server)
         let token = CancelToken()
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { token.cancel() }
         assertKind(.cancelled) { _ = try client.stream(hello, cancel: token) }
     }
 
     func testCloseFromAnotherThreadDuringNext() throws {
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.token("first")
             conn.stall()
         }
-        let stream = try client(server).stream(hello)
+        let stream = try makeClient(server).stream(hello)
         XCTAssertEqual(try stream.next(), "first")
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { stream.close() }
         assertKind(.cancelled) { _ = try stream.next() }
@@ -158,19 +165,19 @@ final class UpstageTests: XCTestCase {
     }
 
     func testIdleTimeout() throws {
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.token("first")
             conn.stall()
         }
-        let stream = try client(server, Options(idleTimeout: 0.3)).stream(hello)
+        let stream = try makeClient(server, Options(idleTimeout: 0.3)).stream(hello)
         XCTAssertEqual(try stream.next(), "first")
         assertKind(.timeout) { _ = try stream.next() }
     }
 
     func testAsyncTokens() async throws {
-        let server = TestServer { $0.answer(["Hel", "lo", " 🌍"]) }
-        let client = try client(server)
+        let server = serve { $0.answer(["Hel", "lo", " 🌍"]) }
+        let client = try makeClient(server)
         var text = ""
         for try await token in client.tokens(hello) {
             text += token
@@ -179,10 +186,10 @@ final class UpstageTests: XCTestCase {
     }
 
     func testAsyncTokensThrowTypedErrors() async throws {
-        let server = TestServer {
+        let server = serve {
             $0.respond(500, "Internal Server Error", json: #"{"error":{"message":"down"}}"#)
         }
-        let client = try client(server)
+        let client = try makeClient(server)
         do {
             for try await _ in client.tokens(hello) {}
             XCTFail("no error")
@@ -194,13 +201,13 @@ final class UpstageTests: XCTestCase {
 
     func testBreakingOutOfAsyncTokensCancelsTheRequest() async throws {
         let disconnected = DispatchSemaphore(value: 0)
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.token("first")
             conn.stall() // returns when the client closes the connection
             disconnected.signal()
         }
-        let client = try client(server)
+        let client = try makeClient(server)
         for try await token in client.tokens(hello) {
             XCTAssertEqual(token, "first")
             break
@@ -217,7 +224,7 @@ final class UpstageTests: XCTestCase {
     }
 
     func testEvents() throws {
-        let server = TestServer { conn in
+        let server = serve { conn in
             conn.startSSE()
             conn.data(#"{"choices":[{"index":0,"delta":{"reasoning":"Think"}}]}"#)
             conn.token("Calling ")
@@ -227,7 +234,7 @@ final class UpstageTests: XCTestCase {
             conn.data(#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#)
             conn.done()
         }
-        let stream = try client(server).stream(hello)
+        let stream = try makeClient(server).stream(hello)
         var events: [Event] = []
         while let event = try stream.nextEvent() {
             events.append(event)
@@ -245,14 +252,14 @@ final class UpstageTests: XCTestCase {
     }
 
     func testComplete() throws {
-        let server = TestServer {
+        let server = serve {
             $0.respond(200, "OK", json: """
                 {"id":"cmpl-1","object":"chat.completion","model":"solar-test",
                  "choices":[{"index":0,"message":{"role":"assistant","content":"Hi, 세계"},"finish_reason":"stop"}],
                  "usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}
                 """)
         }
-        let completion = try client(server).complete(hello)
+        let completion = try makeClient(server).complete(hello)
         XCTAssertEqual(completion.content, "Hi, 세계")
         XCTAssertEqual(completion.finishReason, "stop")
         XCTAssertEqual(completion.id, "cmpl-1")
@@ -262,11 +269,11 @@ final class UpstageTests: XCTestCase {
 
     func testManyThreadsShareOneClient() throws {
         // The server echoes the last message back, one character per token.
-        let server = TestServer { conn in
+        let server = serve { conn in
             let messages = conn.json["messages"] as? [[String: String]] ?? []
             conn.answer((messages.last?["content"] ?? "").map { String($0) })
         }
-        let client = try client(server)
+        let client = try makeClient(server)
         let failures = NSLock()
         var errors: [String] = []
         DispatchQueue.concurrentPerform(iterations: 16) { i in
@@ -292,8 +299,8 @@ final class UpstageTests: XCTestCase {
     }
 
     func testInvalidArguments() throws {
-        let server = TestServer { $0.answer(["x"]) }
-        let client = try client(server)
+        let server = serve { $0.answer(["x"]) }
+        let client = try makeClient(server)
         assertKind(.invalidArgument) { _ = try client.stream(Request(messages: [.user("a\u{0}b")])) }
         assertKind(.invalidArgument) { _ = try client.stream(Request(model: "m", messages: [])) }
         assertKind(.invalidArgument) {

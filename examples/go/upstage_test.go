@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -490,6 +491,41 @@ func TestCloseFromAnotherGoroutineDuringNext(t *testing.T) {
 	if s.Next() || s.NextEvent() {
 		t.Errorf("reading a closed stream succeeded")
 	}
+}
+
+func TestFinalizerClosesAForgottenStream(t *testing.T) {
+	gone := make(chan struct{}, 1)
+	c, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		startSSE(w).token("first")
+		select {
+		case <-r.Context().Done():
+			gone <- struct{}{}
+		case <-time.After(2 * watchdog):
+		}
+	})
+	// A live context keeps its watcher goroutine running; it must not keep the Stream alive.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	func() {
+		s, err := c.Stream(ctx, hello())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Next() {
+			t.Fatalf("no first token: %v", s.Err())
+		}
+	}()
+	deadline := time.Now().Add(watchdog)
+	for time.Now().Before(deadline) {
+		runtime.GC()
+		select {
+		case <-gone:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("the forgotten stream's connection is still open after %v", watchdog)
 }
 
 func TestIdleTimeout(t *testing.T) {

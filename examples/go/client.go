@@ -63,18 +63,6 @@ type Options struct {
 	ErrorBodyLimit int
 }
 
-// Timeout selectors of upstage_client_builder_set_timeout_ms.
-const (
-	timeoutConnect = 0
-	timeoutHeaders = 1
-	timeoutIdle    = 2
-	timeoutTotal   = 3
-
-	limitLine      = 0
-	limitEvent     = 1
-	limitErrorBody = 2
-)
-
 // Client sends chat requests. It is safe for concurrent use by many goroutines; create one
 // and share it. Close it when done (a finalizer frees a forgotten one, eventually).
 type Client struct {
@@ -150,10 +138,10 @@ func configure(b *C.upstage_client_builder, opts *Options) error {
 		name  string
 		d     time.Duration
 	}{
-		{timeoutConnect, "connect timeout", opts.ConnectTimeout},
-		{timeoutHeaders, "headers timeout", opts.HeadersTimeout},
-		{timeoutIdle, "idle timeout", opts.IdleTimeout},
-		{timeoutTotal, "total timeout", opts.TotalTimeout},
+		{C.UPSTAGE_TIMEOUT_CONNECT, "connect timeout", opts.ConnectTimeout},
+		{C.UPSTAGE_TIMEOUT_HEADERS, "headers timeout", opts.HeadersTimeout},
+		{C.UPSTAGE_TIMEOUT_IDLE, "idle timeout", opts.IdleTimeout},
+		{C.UPSTAGE_TIMEOUT_TOTAL, "total timeout", opts.TotalTimeout},
 	}
 	for _, t := range timeouts {
 		if t.d == 0 {
@@ -182,9 +170,9 @@ func configure(b *C.upstage_client_builder, opts *Options) error {
 		name  string
 		bytes int
 	}{
-		{limitLine, "LineLimit", opts.LineLimit},
-		{limitEvent, "EventLimit", opts.EventLimit},
-		{limitErrorBody, "ErrorBodyLimit", opts.ErrorBodyLimit},
+		{C.UPSTAGE_LIMIT_LINE, "LineLimit", opts.LineLimit},
+		{C.UPSTAGE_LIMIT_EVENT, "EventLimit", opts.EventLimit},
+		{C.UPSTAGE_LIMIT_ERROR_BODY, "ErrorBodyLimit", opts.ErrorBodyLimit},
 	}
 	for _, l := range limits {
 		if l.bytes == 0 {

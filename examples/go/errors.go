@@ -14,20 +14,20 @@ type Status int32
 
 // The status codes of the C library (upstage.h), one per kind of error.
 const (
-	StatusOK              Status = 0    // success, a token was produced
-	StatusDone            Status = 1    // the stream finished normally
-	StatusNullArgument    Status = -1   // a required pointer was NULL
-	StatusInvalidArgument Status = -2   // bad UTF-8, bad JSON, empty messages, bad option value, missing key
-	StatusConnect         Status = -3   // DNS, TCP, TLS, proxy
-	StatusTimeout         Status = -4   // connect, headers, idle or total timeout
-	StatusHTTP            Status = -5   // a non-2xx HTTP status
-	StatusAPI             Status = -6   // an error reported inside a 200 stream
-	StatusProtocol        Status = -7   // malformed SSE or JSON, unexpected content type
-	StatusTruncated       Status = -8   // the stream ended without [DONE] and without a finish reason
-	StatusLimit           Status = -9   // a line, event or body exceeded its limit
-	StatusCancelled       Status = -10  // the stream was cancelled
-	StatusIO              Status = -11  // another I/O failure mid-stream
-	StatusPanic           Status = -100 // a bug inside the library, caught at the boundary
+	StatusOK              Status = C.UPSTAGE_OK                   // success, a token was produced
+	StatusDone            Status = C.UPSTAGE_DONE                 // the stream finished normally
+	StatusNullArgument    Status = C.UPSTAGE_ERR_NULL_ARGUMENT    // a required pointer was NULL
+	StatusInvalidArgument Status = C.UPSTAGE_ERR_INVALID_ARGUMENT // bad UTF-8, bad JSON, empty messages, bad option value, missing key
+	StatusConnect         Status = C.UPSTAGE_ERR_CONNECT          // DNS, TCP, TLS, proxy
+	StatusTimeout         Status = C.UPSTAGE_ERR_TIMEOUT          // connect, headers, idle or total timeout
+	StatusHTTP            Status = C.UPSTAGE_ERR_HTTP             // a non-2xx HTTP status
+	StatusAPI             Status = C.UPSTAGE_ERR_API              // an error reported inside a 200 stream
+	StatusProtocol        Status = C.UPSTAGE_ERR_PROTOCOL         // malformed SSE or JSON, unexpected content type
+	StatusTruncated       Status = C.UPSTAGE_ERR_TRUNCATED        // the stream ended without [DONE] and without a finish reason
+	StatusLimit           Status = C.UPSTAGE_ERR_LIMIT            // a line, event or body exceeded its limit
+	StatusCancelled       Status = C.UPSTAGE_ERR_CANCELLED        // the stream was cancelled
+	StatusIO              Status = C.UPSTAGE_ERR_IO               // another I/O failure mid-stream
+	StatusPanic           Status = C.UPSTAGE_ERR_PANIC            // a bug inside the library, caught at the boundary
 )
 
 // String returns the library's name for the status: "ok", "done", "timeout", "http", ...,

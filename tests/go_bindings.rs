@@ -117,6 +117,7 @@ impl Go {
             .env("GOSUMDB", "off")
             .env("GOTOOLCHAIN", "local")
             .env("GOWORK", "off")
+            .env("GOENV", "off")
             .env("GO111MODULE", "on")
             .env("CGO_ENABLED", "1")
             .env("CGO_CFLAGS", &self.cflags)

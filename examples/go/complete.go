@@ -9,9 +9,13 @@ import "context"
 
 // Completion is a whole answer, from Client.Complete.
 type Completion struct {
-	Content      string
-	Reasoning    string
-	Refusal      string
+	// Content is the answer text.
+	Content string
+	// Reasoning is the reasoning text ("" when the model sent none).
+	Reasoning string
+	// Refusal is the refusal text ("" when the model did not refuse).
+	Refusal string
+	// FinishReason is why generation stopped ("stop", "length", "tool_calls", ...).
 	FinishReason string
 	// Model is the model that answered, as the server named it.
 	Model string
@@ -25,9 +29,12 @@ type Completion struct {
 
 // ToolCall is a whole tool call, its arguments assembled from every fragment.
 type ToolCall struct {
-	ID        string
-	Name      string
-	Arguments string // JSON text
+	// ID is the call's id, to answer with a "tool" message.
+	ID string
+	// Name is the function to call.
+	Name string
+	// Arguments is the JSON text of the arguments.
+	Arguments string
 }
 
 // Complete sends req as a non-streaming request ("stream": false) and waits for the whole

@@ -49,6 +49,7 @@ func (k EventKind) String() string {
 
 // Event is one thing a stream reported, in the order the server sent it.
 type Event struct {
+	// Kind says which of the other fields are set.
 	Kind EventKind
 	// Text is the content, reasoning, refusal or finish reason, or a tool call's arguments
 	// fragment.
@@ -64,9 +65,12 @@ type Event struct {
 
 // Usage is the token usage the server reported.
 type Usage struct {
-	PromptTokens     int64
+	// PromptTokens is the number of tokens in the prompt.
+	PromptTokens int64
+	// CompletionTokens is the number of tokens generated.
 	CompletionTokens int64
-	TotalTokens      int64
+	// TotalTokens is prompt plus completion.
+	TotalTokens int64
 	// ReasoningTokens and CachedTokens are -1 when the server did not say.
 	ReasoningTokens int64
 	CachedTokens    int64

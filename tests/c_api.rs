@@ -353,6 +353,19 @@ fn scenario(conn: &mut Conn) {
             conn.json_response(200, &[("x-request-id", "req-complete")], COMPLETION);
         }
         "params" | "params-json" => serve_tokens(&["ok"])(conn),
+        "many" => {
+            let tokens: Vec<String> = (0..3000).map(|i| format!("tok{i} ")).collect();
+            let mut body = String::new();
+            for t in &tokens {
+                body.push_str(&format!("data: {}\n\n", chunk_json(t)));
+            }
+            Script::sse()
+                .body(body)
+                .finish("stop")
+                .done()
+                .end_chunks()
+                .run(conn)
+        }
         // The web demo resolves "solar-mini" to this model.
         "upstage/solar-1-mini-chat-ja" => serve_tokens(&["demo"])(conn),
         "echo" => {
@@ -503,7 +516,31 @@ fn header_compiles_as_c99_and_cxx17() {
     // The C++ wrapper on its own, with every warning.
     let hpp = dir.join("w.cpp");
     std::fs::write(&hpp, "#include \"upstage.hpp\"\nint main() { return 0; }\n").unwrap();
-    compile(&[hpp], &dir.join("w"), Build::Plain);
+    compile(&[hpp.clone()], &dir.join("w"), Build::Plain);
+
+    // clang too, when present (required when UPSTAGE_REQUIRE_CLANG=1).
+    if !have("clang", "--version") {
+        assert!(
+            std::env::var("UPSTAGE_REQUIRE_CLANG").map_or(true, |v| v != "1"),
+            "UPSTAGE_REQUIRE_CLANG=1 but clang is not installed"
+        );
+        eprintln!("header: clang skipped (not installed)");
+        return;
+    }
+    for (compiler, flags, src) in [
+        ("clang", C_FLAGS, dir.join("h.c")),
+        ("clang++", CXX_FLAGS, dir.join("h.cpp")),
+        ("clang++", CXX_FLAGS, hpp),
+    ] {
+        check(
+            Command::new(compiler)
+                .args(flags)
+                .arg("-fsyntax-only")
+                .arg("-I")
+                .arg(manifest().join("include"))
+                .arg(src),
+        );
+    }
 }
 
 #[test]
@@ -842,4 +879,28 @@ fn exported_symbols_match_the_header() {
     declared.sort();
     assert!(declared.len() >= 50, "{declared:?}");
     assert_eq!(exported, declared);
+}
+
+/// No heap allocation per token on either path: `tests/c/alloc.c` counts every malloc of
+/// the static library (`-Wl,--wrap=malloc`) while 3000 tokens stream.
+#[test]
+fn no_allocation_per_token() {
+    let server = server();
+    let dir = scratch("alloc");
+    let exe = dir.join("alloc");
+    let mut cmd = Command::new(cc());
+    cmd.args(C_FLAGS)
+        .arg("-I")
+        .arg(manifest().join("include"))
+        .arg("-I")
+        .arg(manifest().join("tests/c"))
+        .arg(manifest().join("tests/c/alloc.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-Wl,--wrap=malloc,--wrap=realloc,--wrap=calloc")
+        .arg(static_lib())
+        .args(STATIC_LIBS);
+    check(&mut cmd);
+    let out = run_program(&exe, &[server.base()], Runner::Direct);
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -38,11 +38,8 @@ type ToolCall struct {
 }
 
 // Complete sends req as a non-streaming request ("stream": false) and waits for the whole
-// answer; a server that streams anyway is drained into the same result.
-//
-// The C library cannot interrupt a non-streaming request yet: ctx is only checked before
-// the request is sent. Bound it with Options.TotalTimeout, or use Stream and ReadAll, which
-// ctx does cancel.
+// answer; a server that streams anyway is drained into the same result. ctx cancels it at
+// any point: while connecting, between retries, waiting for the answer or reading it.
 func (c *Client) Complete(ctx context.Context, req Request) (*Completion, error) {
 	if ctx == nil {
 		panic("upstage: nil Context")
@@ -59,15 +56,49 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Completion, error)
 	if err != nil {
 		return nil, err
 	}
+	defer c.release()
+	token := C.upstage_cancel_token_new()
+	if token == nil {
+		return nil, newError(StatusPanic, "upstage_cancel_token_new failed")
+	}
+	stopWatching := watchContext(ctx, token)
 	var out *C.upstage_completion
 	var cerr C.upstage_error
-	rc := C.upstage_chat_complete(client, creq, &out, &cerr)
-	c.release()
+	rc := C.upstage_chat_complete_cancellable(client, creq, token, &out, &cerr)
+	// The watcher must be gone before the token is freed.
+	stopWatching()
+	C.upstage_cancel_token_free(token)
 	if rc != C.UPSTAGE_OK {
-		return nil, errorFrom(rc, &cerr)
+		e := errorFrom(rc, &cerr)
+		if e.Status == StatusCancelled {
+			e.cause = ctx.Err()
+		}
+		return nil, e
 	}
 	defer C.upstage_completion_free(out)
 	return completionFrom(out), nil
+}
+
+// watchContext cancels token when ctx ends, until the returned function is called; that
+// function returns only once the watcher can no longer touch token.
+func watchContext(ctx context.Context, token *C.upstage_cancel_token) func() {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	finished := make(chan struct{})
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		select {
+		case <-ctx.Done():
+			C.upstage_cancel_token_cancel(token)
+		case <-finished:
+		}
+	}()
+	return func() {
+		close(finished)
+		<-gone
+	}
 }
 
 func completionFrom(c *C.upstage_completion) *Completion {

@@ -743,6 +743,19 @@ func TestComplete(t *testing.T) {
 	}
 }
 
+func TestCompleteCancelledByContext(t *testing.T) {
+	c, _ := serve(t, stall(t, "", true))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var err error
+	within(t, "Complete after the deadline", func() {
+		_, err = c.Complete(ctx, hello())
+	})
+	if !errors.Is(err, ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v is not ErrCancelled + context.DeadlineExceeded", err)
+	}
+}
+
 func TestCompleteHTTPError(t *testing.T) {
 	c, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

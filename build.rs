@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
-    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-changed=include/cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=include/upstage.h");
     println!("cargo:rerun-if-env-changed=DOCS_RS");
 
     // An SONAME for the shared library, so that installed copies can be versioned
-    // (scripts/install.sh makes the symlinks). Before 1.0 a minor release may break the ABI.
+    // (include/install.sh makes the symlinks). Before 1.0 a minor release may break the ABI.
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{}", soname());
     }
@@ -76,8 +76,8 @@ fn version_macros() -> String {
 }
 
 fn generate(manifest: &Path, out: &Path) -> Result<(), String> {
-    let mut config = cbindgen::Config::from_file(manifest.join("cbindgen.toml"))
-        .map_err(|e| format!("cbindgen.toml: {e}"))?;
+    let mut config = cbindgen::Config::from_file(manifest.join("include/cbindgen.toml"))
+        .map_err(|e| format!("include/cbindgen.toml: {e}"))?;
     let macros = version_macros();
     config.after_includes = config
         .after_includes

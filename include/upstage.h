@@ -575,6 +575,22 @@ upstage_status upstage_chat_complete(const struct upstage_client *c,
                                      struct upstage_error *err);
 
 /**
+ * Like `upstage_chat_complete`, cancellable through `t` from any thread while it connects,
+ * waits between retries, waits for the answer or reads it. `t` may be freed as soon as
+ * this returns.
+ * @return as `upstage_chat_complete`, plus `UPSTAGE_ERR_CANCELLED`.
+ *
+ * # Safety
+ *
+ * As `upstage_chat_complete`; `t` is NULL or a live token.
+ */
+upstage_status upstage_chat_complete_cancellable(const struct upstage_client *c,
+                                                 const struct upstage_request *r,
+                                                 const struct upstage_cancel_token *t,
+                                                 struct upstage_completion **out,
+                                                 struct upstage_error *err);
+
+/**
  * The answer text (`""` when there was none); `*len` (when `len` is non-NULL) receives its
  * length. NULL only when `c` is NULL.
  *

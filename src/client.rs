@@ -467,8 +467,17 @@ impl Client {
     /// Sends a non-streaming request (`"stream": false`) and returns the whole answer.
     /// A server that streams anyway is drained into the same [`ChatCompletion`].
     pub fn complete(&self, request: &ChatRequest) -> Result<ChatCompletion> {
-        self.open(request, false, &CancelHandle::new())?
-            .into_completion()
+        self.complete_with_cancel(request, &CancelHandle::new())
+    }
+
+    /// Like [`complete`](Client::complete), cancellable through `cancel` from any thread:
+    /// while connecting, between retries, waiting for the answer and reading it.
+    pub fn complete_with_cancel(
+        &self,
+        request: &ChatRequest,
+        cancel: &CancelHandle,
+    ) -> Result<ChatCompletion> {
+        self.open(request, false, cancel)?.into_completion()
     }
 
     fn open(

@@ -744,6 +744,8 @@ mod tests {
             // Exact ties between two shortest candidates (the sums are exact): Python picks the
             // even last digit.
             (94_013_758_258_785.0 + 0.625, "94013758258785.62"),
+            // Found by the float property: another exact tie, half to even (Python 3.11).
+            (115_300_683_422_790.125, "115300683422790.12"),
             (-21_346_066_203_752.0 - 0.5625, "-21346066203752.562"),
             (2_207_379_444_829_784.0 + 0.25, "2207379444829784.2"),
             (f64::INFINITY, "inf"),

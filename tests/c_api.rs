@@ -737,7 +737,7 @@ fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// `scripts/install.sh PREFIX` installs header, libraries and .pc files; the C example
+/// `include/install.sh PREFIX` installs header, libraries and .pc files; the C example
 /// then builds with nothing but `pkg-config` and runs, dynamically and statically.
 /// The install reuses the libraries this test run built (`UPSTAGE_LIB_DIR`) instead of a
 /// nested release build.
@@ -755,7 +755,7 @@ fn install_script_and_pkg_config() {
     let prefix = dir.join("prefix");
     let mut install = Command::new("sh");
     install
-        .arg(manifest().join("scripts/install.sh"))
+        .arg(manifest().join("include/install.sh"))
         .arg(&prefix)
         .env("UPSTAGE_LIB_DIR", static_lib().parent().unwrap());
     check(&mut install);

@@ -4,12 +4,12 @@ use std::ffi::c_char;
 
 use super::client::upstage_client;
 use super::request::upstage_request;
-use super::stream::upstage_usage;
+use super::stream::{upstage_cancel_token, upstage_usage};
 use super::{
     guard, guard_value, null, opt_ptr, upstage_error, upstage_status, write_opt, CText,
     UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK,
 };
-use crate::{ChatCompletion, Usage};
+use crate::{CancelHandle, ChatCompletion, Usage};
 
 /// A whole answer from `upstage_chat_complete`: immutable, so it may be read from several
 /// threads at once. Every text it hands out is NUL-terminated and borrowed from it, valid
@@ -73,6 +73,44 @@ pub unsafe extern "C" fn upstage_chat_complete(
     out: *mut *mut upstage_completion,
     err: *mut upstage_error,
 ) -> upstage_status {
+    // SAFETY: forwarded contract.
+    unsafe { complete(c, r, CancelHandle::new(), out, err) }
+}
+
+/// Like `upstage_chat_complete`, cancellable through `t` from any thread while it connects,
+/// waits between retries, waits for the answer or reads it. `t` may be freed as soon as
+/// this returns.
+/// @return as `upstage_chat_complete`, plus `UPSTAGE_ERR_CANCELLED`.
+///
+/// # Safety
+///
+/// As `upstage_chat_complete`; `t` is NULL or a live token.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_chat_complete_cancellable(
+    c: *const upstage_client,
+    r: *const upstage_request,
+    t: *const upstage_cancel_token,
+    out: *mut *mut upstage_completion,
+    err: *mut upstage_error,
+) -> upstage_status {
+    // SAFETY: `t` is NULL or a live token; only `&` is taken.
+    match unsafe { t.as_ref() } {
+        // SAFETY: forwarded contract.
+        Some(t) => unsafe { complete(c, r, t.handle().clone(), out, err) },
+        None => guard(err, || Err(null("t"))),
+    }
+}
+
+/// # Safety
+///
+/// As `upstage_chat_complete`.
+unsafe fn complete(
+    c: *const upstage_client,
+    r: *const upstage_request,
+    cancel: CancelHandle,
+    out: *mut *mut upstage_completion,
+    err: *mut upstage_error,
+) -> upstage_status {
     guard(err, || {
         // SAFETY: `c` and `r` are NULL or live handles; only shared references are taken.
         let (c, r) = unsafe { (c.as_ref(), r.as_ref()) };
@@ -81,7 +119,7 @@ pub unsafe extern "C" fn upstage_chat_complete(
         if out.is_null() {
             return Err(null("out"));
         }
-        let completion = c.client.complete(&r.request)?;
+        let completion = c.client.complete_with_cancel(&r.request, &cancel)?;
         let handle = Box::into_raw(Box::new(upstage_completion::from(completion)));
         // SAFETY: `out` is non-NULL and writable by the caller's contract.
         unsafe { out.write(handle) };

@@ -160,6 +160,13 @@ pub struct upstage_cancel_token {
     cancel: CancelHandle,
 }
 
+impl upstage_cancel_token {
+    /// The cancellation this token triggers.
+    pub(crate) fn handle(&self) -> &CancelHandle {
+        &self.cancel
+    }
+}
+
 /// A new cancel token. Free it with `upstage_cancel_token_free`. NULL only on a panic.
 #[no_mangle]
 pub extern "C" fn upstage_cancel_token_new() -> *mut upstage_cancel_token {

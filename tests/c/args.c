@@ -310,6 +310,10 @@ static void test_network_functions_without_network(void) {
     CHECK_STATUS(upstage_chat_complete(c, NULL, &done, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);
     CHECK_STATUS(upstage_chat_complete(c, r, NULL, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);
     CHECK_STATUS(upstage_chat_complete(c, empty, &done, &e), UPSTAGE_ERR_INVALID_ARGUMENT, &e);
+    CHECK_STATUS(upstage_chat_complete_cancellable(NULL, r, t, &done, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);
+    CHECK_STATUS(upstage_chat_complete_cancellable(c, NULL, t, &done, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);
+    CHECK_STATUS(upstage_chat_complete_cancellable(c, r, NULL, &done, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);
+    CHECK_STATUS(upstage_chat_complete_cancellable(c, r, t, NULL, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);
     CHECK(done == done_sentinel);
 
     CHECK(upstage_completion_content(NULL, &len) == NULL);
@@ -334,6 +338,8 @@ static void test_network_functions_without_network(void) {
     CHECK_STATUS(upstage_cancel_token_cancel(t), UPSTAGE_OK, NULL);
     CHECK_STATUS(upstage_stream_open_cancellable(c, r, t, &s, &e), UPSTAGE_ERR_CANCELLED, &e);
     CHECK(s == sentinel);
+    CHECK_STATUS(upstage_chat_complete_cancellable(c, r, t, &done, &e), UPSTAGE_ERR_CANCELLED, &e);
+    CHECK(done == done_sentinel);
 
     /* Connection refused (port 1): a connect error, no HTTP status. */
     CHECK_STATUS(upstage_stream_open(c, r, &s, &e), UPSTAGE_ERR_CONNECT, &e);

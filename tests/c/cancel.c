@@ -101,6 +101,27 @@ static void test_cancel_during_open(void) {
     upstage_client_free(c);
 }
 
+static void test_cancel_during_complete(void) {
+    upstage_client *c = check_client(base);
+    upstage_request *r = check_request("stall-headers", "hi");
+    upstage_cancel_token *t = upstage_cancel_token_new();
+    upstage_completion *done = NULL;
+    upstage_error e = check_blank_error();
+    pthread_t thread;
+    double started;
+
+    CHECK(pthread_create(&thread, NULL, cancel_token_later, t) == 0);
+    started = now();
+    CHECK_STATUS(upstage_chat_complete_cancellable(c, r, t, &done, &e), UPSTAGE_ERR_CANCELLED, &e);
+    CHECK(now() - started < 10.0);
+    CHECK(done == NULL);
+    CHECK(pthread_join(thread, NULL) == 0);
+    upstage_cancel_token_free(t);
+    upstage_completion_free(done);
+    upstage_request_free(r);
+    upstage_client_free(c);
+}
+
 static void test_token_cancels_the_stream_it_opened(void) {
     upstage_client *c = check_client(base);
     upstage_request *r = check_request("stall", "hi");
@@ -133,6 +154,7 @@ int main(int argc, char **argv) {
     test_cancel_blocked_next();
     test_cancel_before_next();
     test_cancel_during_open();
+    test_cancel_during_complete();
     test_token_cancels_the_stream_it_opened();
     return check_report("cancel");
 }

@@ -7,7 +7,7 @@
 #   PREFIX/lib/pkgconfig/upstage.pc          (shared: pkg-config --cflags --libs upstage)
 #   PREFIX/lib/pkgconfig/upstage-static.pc   (static: pkg-config --cflags --libs upstage-static)
 #
-# Usage: scripts/install.sh PREFIX
+# Usage: include/install.sh PREFIX
 #
 # Builds the release library with cargo first (CARGO_TARGET_DIR is honoured). Set
 # UPSTAGE_LIB_DIR to a directory that already holds libupstage.a and libupstage.so to skip
@@ -55,13 +55,13 @@ ln -sf "$soname" "$prefix/lib/libupstage.so"
 
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" \
     -e "s|@NATIVE_STATIC_LIBS@|$native_static_libs|g" \
-    "$root/upstage.pc.in" > "$prefix/lib/pkgconfig/upstage.pc"
+    "$root/include/upstage.pc.in" > "$prefix/lib/pkgconfig/upstage.pc"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" \
     -e "s|@NATIVE_STATIC_LIBS@|$native_static_libs|g" \
     -e "s|^Name: upstage|Name: upstage-static|" \
     -e "s|^Libs: .*|Libs: \${libdir}/libupstage.a $native_static_libs|" \
     -e "/^Libs.private:/d" \
-    "$root/upstage.pc.in" > "$prefix/lib/pkgconfig/upstage-static.pc"
+    "$root/include/upstage.pc.in" > "$prefix/lib/pkgconfig/upstage-static.pc"
 
 echo "installed upstage $version into $prefix"
 echo "  shared: cc app.c \$(pkg-config --cflags --libs upstage)"

@@ -1,0 +1,3 @@
+module upstage
+
+go 1.19

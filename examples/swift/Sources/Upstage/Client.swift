@@ -1,0 +1,196 @@
+import CUpstage
+
+/// How a client builds its connections. Every `nil` means "the library's default".
+public struct Options: Sendable {
+    /// Which proxy to use.
+    public enum Proxy: Sendable, Equatable {
+        /// The proxy environment variables decide (HTTPS_PROXY, ALL_PROXY, NO_PROXY, ...).
+        case environment
+        /// No proxy; the environment is ignored.
+        case none
+        /// This `http://`, `https://` or `socks5://` proxy.
+        case url(String)
+    }
+
+    /// Sent as `Authorization: Bearer <key>`. nil: `UPSTAGE_API_KEY`. Required only for the
+    /// official base URL.
+    public var apiKey: String?
+    /// The API root; requests go to `baseURL + "/chat/completions"`. nil: `UPSTAGE_BASE_URL`,
+    /// else `https://api.upstage.ai/v1`.
+    public var baseURL: String?
+    /// The keyless web-demo flavor of the original provider.
+    public var webDemo: Bool
+    /// The proxy (default: the environment decides).
+    public var proxy: Proxy
+    /// Timeouts in seconds; nil: the default (connect 10 s, headers 600 s, idle 300 s, total
+    /// none); `.infinity`: no limit.
+    public var connectTimeout: Double?
+    public var headersTimeout: Double?
+    public var idleTimeout: Double?
+    public var totalTimeout: Double?
+    /// Retries before the first token (default 2); 0 disables them.
+    public var maxRetries: Int?
+    /// The model of requests that name none. nil: `UPSTAGE_MODEL`, else `solar-pro4`.
+    public var defaultModel: String?
+    /// A PEM file whose certificates are trusted instead of the bundled web roots.
+    public var caFile: String?
+
+    public init(
+        apiKey: String? = nil,
+        baseURL: String? = nil,
+        webDemo: Bool = false,
+        proxy: Proxy = .environment,
+        connectTimeout: Double? = nil,
+        headersTimeout: Double? = nil,
+        idleTimeout: Double? = nil,
+        totalTimeout: Double? = nil,
+        maxRetries: Int? = nil,
+        defaultModel: String? = nil,
+        caFile: String? = nil
+    ) {
+        self.apiKey = apiKey
+        self.baseURL = baseURL
+        self.webDemo = webDemo
+        self.proxy = proxy
+        self.connectTimeout = connectTimeout
+        self.headersTimeout = headersTimeout
+        self.idleTimeout = idleTimeout
+        self.totalTimeout = totalTimeout
+        self.maxRetries = maxRetries
+        self.defaultModel = defaultModel
+        self.caFile = caFile
+    }
+}
+
+/// Sends chat requests. Immutable and thread-safe: build one and share it.
+public final class Client: @unchecked Sendable {
+    /// `upstage_client *`, immutable and thread-safe on the C side.
+    let handle: OpaquePointer
+
+    /// Builds a client; throws `.invalidArgument` for a bad option (a malformed URL, a
+    /// missing API key for the official API, ...).
+    public init(_ options: Options = Options()) throws {
+        guard let builder = upstage_client_builder_new() else {
+            throw UpstageError(.panic, "upstage_client_builder_new failed")
+        }
+        do {
+            try Client.configure(builder, options)
+        } catch {
+            upstage_client_builder_free(builder)
+            throw error
+        }
+        var out: OpaquePointer?
+        var err = upstage_error()
+        // Always consumes the builder.
+        try check(upstage_client_builder_build(builder, &out, &err), err)
+        guard let client = out else {
+            throw UpstageError(.panic, "upstage_client_builder_build returned no client")
+        }
+        handle = client
+    }
+
+    deinit {
+        upstage_client_free(handle)
+    }
+
+    private static func configure(_ b: OpaquePointer, _ o: Options) throws {
+        if let key = o.apiKey {
+            try check(upstage_client_builder_set_api_key(b, try cSafe(key, "API key")), "invalid API key")
+        }
+        if let url = o.baseURL {
+            try check(upstage_client_builder_set_base_url(b, try cSafe(url, "base URL")), "invalid base URL")
+        }
+        if o.webDemo {
+            try check(upstage_client_builder_set_web_demo(b, true), "cannot select the web demo")
+        }
+        switch o.proxy {
+        case .environment:
+            break
+        case .none:
+            try check(upstage_client_builder_set_proxy(b, nil), "cannot disable the proxy")
+        case .url(let url):
+            try check(upstage_client_builder_set_proxy(b, try cSafe(url, "proxy URL")), "invalid proxy URL")
+        }
+        let timeouts: [(Int32, Double?, String)] = [
+            (UPSTAGE_TIMEOUT_CONNECT, o.connectTimeout, "connect timeout"),
+            (UPSTAGE_TIMEOUT_HEADERS, o.headersTimeout, "headers timeout"),
+            (UPSTAGE_TIMEOUT_IDLE, o.idleTimeout, "idle timeout"),
+            (UPSTAGE_TIMEOUT_TOTAL, o.totalTimeout, "total timeout"),
+        ]
+        for (which, seconds, name) in timeouts {
+            guard let seconds = seconds else { continue }
+            guard seconds > 0, !seconds.isNaN else {
+                throw UpstageError(.invalidArgument, "\(name) must be positive")
+            }
+            // 0 ms means "no limit" to the C API; round anything else up to at least 1 ms.
+            let ms: UInt64 = seconds.isInfinite ? 0 : UInt64(max(1, (seconds * 1000).rounded(.up)))
+            try check(upstage_client_builder_set_timeout_ms(b, which, ms), "invalid \(name)")
+        }
+        if let retries = o.maxRetries {
+            guard let n = UInt32(exactly: retries) else {
+                throw UpstageError(.invalidArgument, "maxRetries out of range")
+            }
+            try check(upstage_client_builder_set_max_retries(b, n), "invalid maxRetries")
+        }
+        if let model = o.defaultModel {
+            try check(upstage_client_builder_set_default_model(b, try cSafe(model, "default model")),
+                      "invalid default model")
+        }
+        if let path = o.caFile {
+            try check(upstage_client_builder_set_ca_file(b, try cSafe(path, "CA file")), "invalid CA file")
+        }
+    }
+
+    /// Sends `request` and returns once the response headers are in; read the answer with
+    /// `next()` or `for token in stream`. `cancel` (any thread) stops the opening and then the
+    /// stream.
+    public func stream(_ request: Request, cancel: CancelToken? = nil) throws -> TokenStream {
+        let req = try request.build()
+        defer { upstage_request_free(req) }
+        var out: OpaquePointer?
+        var err = upstage_error()
+        let token = cancel ?? CancelToken()
+        try check(upstage_stream_open_cancellable(handle, req, token.handle, &out, &err), err)
+        guard let stream = out else {
+            throw UpstageError(.panic, "upstage_stream_open returned no stream")
+        }
+        return TokenStream(handle: stream, cancel: token)
+    }
+
+    /// Sends `request` without streaming (`"stream": false`) and returns the whole answer.
+    public func complete(_ request: Request) throws -> Completion {
+        let req = try request.build()
+        defer { upstage_request_free(req) }
+        var out: OpaquePointer?
+        var err = upstage_error()
+        try check(upstage_chat_complete(handle, req, &out, &err), err)
+        guard let completion = out else {
+            throw UpstageError(.panic, "upstage_chat_complete returned no completion")
+        }
+        defer { upstage_completion_free(completion) }
+        return Completion(completion)
+    }
+}
+
+/// Cancels a stream from any thread: before it is open (connecting, retrying, waiting for the
+/// headers) and while it is read.
+public final class CancelToken: @unchecked Sendable {
+    /// `upstage_cancel_token *`, thread-safe on the C side.
+    let handle: OpaquePointer
+
+    public init() {
+        guard let token = upstage_cancel_token_new() else {
+            fatalError("upstage_cancel_token_new failed")
+        }
+        handle = token
+    }
+
+    /// Cancels; idempotent, never blocks.
+    public func cancel() {
+        _ = upstage_cancel_token_cancel(handle)
+    }
+
+    deinit {
+        upstage_cancel_token_free(handle)
+    }
+}

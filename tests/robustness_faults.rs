@@ -1341,3 +1341,47 @@ fn a_close_before_the_response_is_retried() {
     assert_eq!(error.http_status(), None);
     assert_eq!(attempts, 1);
 }
+
+// ---- the non-streaming call shares the same machinery -------------------------------
+
+#[test]
+fn complete_retries_and_times_out_like_stream() {
+    let answer = r#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"whole"},"finish_reason":"stop"}]}"#;
+    let server = Server::start(fail_then(
+        1,
+        |conn: &mut Conn| {
+            conn.json_response(
+                503,
+                &[("retry-after-ms", "10")],
+                &error_json("busy", "server_error"),
+            );
+        },
+        serve_json(200, answer),
+    ));
+    let client = builder(&server).build().unwrap();
+    let completion = client.complete(&request()).unwrap();
+    assert_eq!(completion.content, "whole");
+    assert_eq!(server.request_count(), 2);
+
+    let server = Server::start(|conn: &mut Conn| {
+        conn.send_head(
+            200,
+            &[
+                ("Content-Type", "application/json"),
+                ("Content-Length", "300"),
+            ],
+        )
+        .write_raw(b"{\"choices\":")
+        .stall();
+    });
+    let client = builder(&server)
+        .idle_timeout(Some(ms(300)))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let outcome = bounded(secs(20), move || client.complete(&request()).map(|_| ()));
+    let error = outcome.expect("complete() hung").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error:?}");
+    assert_eq!(error.timeout_phase(), Some(TimeoutPhase::Idle));
+    assert_released(&server);
+}

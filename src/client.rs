@@ -927,12 +927,15 @@ fn io_call_error(error: std::io::Error) -> Error {
 }
 
 fn tls_error(detail: &str) -> Error {
-    let message = if detail.contains("certificate") || detail.contains("Certificate") {
-        format!("TLS certificate verification failed: {detail}")
-    } else {
-        format!("TLS handshake failed: {detail}")
-    };
-    Error::new(ErrorKind::Connect, message)
+    if detail.contains("certificate") || detail.contains("Certificate") {
+        // The same certificate will be presented again: retrying cannot help.
+        let message = format!("TLS certificate verification failed: {detail}");
+        return Error::new(ErrorKind::Connect, message).permanent();
+    }
+    Error::new(
+        ErrorKind::Connect,
+        format!("TLS handshake failed: {detail}"),
+    )
 }
 
 #[cfg(test)]

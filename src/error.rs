@@ -150,6 +150,8 @@ struct Inner {
     retry_after: Option<Duration>,
     timeout_phase: Option<TimeoutPhase>,
     attempts: u32,
+    /// Trying again cannot help (a certificate the client does not trust).
+    permanent: bool,
 }
 
 impl Error {
@@ -167,6 +169,7 @@ impl Error {
                 retry_after: None,
                 timeout_phase: None,
                 attempts: 1,
+                permanent: false,
             }),
         }
     }
@@ -193,6 +196,16 @@ impl Error {
     pub(crate) fn with_message(mut self, message: String) -> Error {
         self.inner.message = message;
         self
+    }
+
+    /// Marks the error as one that retrying cannot fix.
+    pub(crate) fn permanent(mut self) -> Error {
+        self.inner.permanent = true;
+        self
+    }
+
+    pub(crate) fn is_permanent(&self) -> bool {
+        self.inner.permanent
     }
 
     pub(crate) fn with_http_status(mut self, status: u16) -> Error {

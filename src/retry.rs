@@ -11,6 +11,9 @@ pub(crate) const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);
 
 /// Whether a failed attempt may be retried. `x-should-retry` from the server wins.
 pub(crate) fn is_retryable(error: &Error, should_retry: Option<bool>) -> bool {
+    if error.is_permanent() {
+        return false;
+    }
     if let Some(verdict) = should_retry {
         return verdict;
     }
@@ -146,6 +149,14 @@ mod tests {
     fn insufficient_quota_is_final() {
         let quota = http(429).with_api_details(None, Some("insufficient_quota".into()), None);
         assert!(!is_retryable(&quota, None));
+    }
+
+    #[test]
+    fn permanent_errors_are_never_retried() {
+        let untrusted = Error::new(ErrorKind::Connect, "TLS certificate verification failed");
+        assert!(is_retryable(&untrusted, None));
+        assert!(!is_retryable(&untrusted.clone().permanent(), None));
+        assert!(!is_retryable(&untrusted.permanent(), Some(true)));
     }
 
     #[test]

@@ -516,7 +516,7 @@ fn header_compiles_as_c99_and_cxx17() {
     // The C++ wrapper on its own, with every warning.
     let hpp = dir.join("w.cpp");
     std::fs::write(&hpp, "#include \"upstage.hpp\"\nint main() { return 0; }\n").unwrap();
-    compile(&[hpp.clone()], &dir.join("w"), Build::Plain);
+    compile(std::slice::from_ref(&hpp), &dir.join("w"), Build::Plain);
 
     // clang too, when present (required when UPSTAGE_REQUIRE_CLANG=1).
     if !have("clang", "--version") {

@@ -401,12 +401,17 @@ fn without_the_ca_file_certificate_verification_fails() {
     let client = Client::builder()
         .base_url(server.base())
         .proxy(None)
-        .max_retries(0)
+        .max_retries(2)
         .build()
         .unwrap();
     let (tokens, error) = drain(&client);
     assert!(tokens.is_empty());
     let error = error.expect("an unknown CA fails");
+    assert_eq!(
+        error.attempts(),
+        1,
+        "an untrusted certificate is not retried"
+    );
     assert_eq!(error.kind(), ErrorKind::Connect, "{error:?}");
     assert!(
         error.message().contains("certificate verification"),

@@ -823,11 +823,11 @@ fn install_script_and_pkg_config() {
     }
 }
 
-/// Every complete program (a block with `int main`) of docs/README-c.md compiles with the
+/// Every complete C program (a block with `int main`) of README.md compiles with the
 /// strict flags and links with the documented static link line.
 #[test]
 fn readme_programs_compile() {
-    let readme = std::fs::read_to_string(manifest().join("docs/README-c.md")).unwrap();
+    let readme = std::fs::read_to_string(manifest().join("README.md")).unwrap();
     let dir = scratch("readme");
     let mut compiled = 0;
     let mut lines = readme.lines();
@@ -847,10 +847,7 @@ fn readme_programs_compile() {
         std::fs::write(&src, code).unwrap();
         compile(&[src], &dir.join(format!("block{compiled}")), Build::Plain);
     }
-    assert!(
-        compiled >= 5,
-        "only {compiled} programs found in docs/README-c.md"
-    );
+    assert!(compiled >= 5, "only {compiled} programs found in README.md");
 }
 
 /// The shared library exports exactly the functions the header declares, all `upstage_`.

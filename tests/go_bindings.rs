@@ -203,8 +203,8 @@ fn go_binding_vet_test_and_chat_example() {
 /// The complete Go programs (fenced `go` blocks that start with `package main`) of the README
 /// fragment compile against the module.
 fn readme_programs_build(go: &Go) {
-    let readme = manifest().join("docs").join("README-bindings.md");
-    let text = std::fs::read_to_string(&readme).expect("read docs/README-bindings.md");
+    let readme = manifest().join("README.md");
+    let text = std::fs::read_to_string(&readme).expect("read README.md");
     let mut programs = Vec::new();
     let mut block: Option<String> = None;
     for line in text.lines() {

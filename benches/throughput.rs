@@ -827,6 +827,15 @@ fn main() {
         child(&args[1..]);
         return;
     }
+    if args.first().map(String::as_str) == Some("serve") {
+        // For profiling a path by hand: `throughput serve N`, then `throughput child PATH PORT N`.
+        let n = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200_000);
+        let port = start_server(Arc::new(Workload::new(n)), Arc::new(Mutex::new(None)));
+        println!("{port}");
+        loop {
+            std::thread::park();
+        }
+    }
     let options = parse_options(&args);
     let wanted = |p: Path_| {
         options

@@ -37,6 +37,8 @@ pub struct ChatStream {
     state: State,
     progress: Progress,
     cancel: CancelHandle,
+    /// The fast path for usual chunks (token mode only).
+    fast: chunk::FastDecoder,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +105,7 @@ impl ChatStream {
                 ..Progress::default()
             },
             cancel,
+            fast: chunk::FastDecoder::default(),
         }
     }
 
@@ -122,6 +125,7 @@ impl ChatStream {
                 ..Progress::default()
             },
             cancel,
+            fast: chunk::FastDecoder::default(),
         };
         let chunk: Chunk = serde_json::from_slice(json).map_err(|e| {
             Error::new(
@@ -299,9 +303,18 @@ impl ChatStream {
         if event.event == b"error" {
             return Err(event_error(event.data));
         }
-        let chunk: Chunk = match serde_json::from_slice(event.data) {
-            Ok(chunk) => chunk,
-            Err(e) => return invalid_chunk(self.flavor, &mut self.progress, event.data, e),
+        // Tokens take the fast decoder when it recognises the chunk; it yields exactly the
+        // chunk serde would (see `chunk::FastDecoder`), and leaves everything else to serde.
+        let fast = match mode {
+            Mode::Tokens => self.fast.decode(event.data),
+            Mode::Events => None,
+        };
+        let chunk: Chunk = match fast {
+            Some(chunk) => chunk,
+            None => match serde_json::from_slice(event.data) {
+                Ok(chunk) => chunk,
+                Err(e) => return invalid_chunk(self.flavor, &mut self.progress, event.data, e),
+            },
         };
         if chunk.is_error() {
             return Err(in_band_error(&chunk));

@@ -639,21 +639,8 @@ fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<
     if essence == "application/json" || essence.ends_with("+json") {
         return Ok((BodyKind::Json, reader));
     }
-    let mut head = vec![0; 512];
-    let mut filled = 0;
-    while filled < head.len() {
-        match reader.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(body_io_error(e, cancel)),
-        }
-    }
-    head.truncate(filled);
-    let text = head
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(&head)
-        .trim_ascii_start();
+    let head = read_head(&mut reader, cancel)?;
+    let text = meaningful(&head);
     let kind = if text.starts_with(b"{") {
         BodyKind::Json
     } else if [&b"data:"[..], b"event:", b"id:", b"retry:", b":"]
@@ -676,6 +663,34 @@ fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<
         .with_http_status(200));
     };
     Ok((kind, Box::new(Cursor::new(head).chain(reader))))
+}
+
+/// Reads just enough to tell JSON from SSE (a `{`, a `:`, or the longest field name,
+/// `retry:`), or to EOF: a slow stream must not be held back by the sniffing.
+fn read_head(reader: &mut Body, cancel: &CancelHandle) -> Result<Vec<u8>> {
+    let undecided = |head: &[u8]| {
+        let text = meaningful(head);
+        !text.starts_with(b"{") && !text.starts_with(b":") && text.len() < b"retry:".len()
+    };
+    let mut head = vec![0; 512];
+    let mut filled = 0;
+    while filled < head.len() && undecided(&head[..filled]) {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(body_io_error(e, cancel)),
+        }
+    }
+    head.truncate(filled);
+    Ok(head)
+}
+
+/// The body's start without a BOM and leading whitespace.
+fn meaningful(head: &[u8]) -> &[u8] {
+    head.strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(head)
+        .trim_ascii_start()
 }
 
 /// Reads a whole body, failing with `Limit` past `limit` bytes instead of growing.
@@ -817,6 +832,32 @@ fn io_call_error(error: std::io::Error) -> Error {
         .and_then(|e| e.downcast_ref::<ureq::Error>());
     if let Some(ureq::Error::Timeout(_)) = inner {
         return Error::timeout(TimeoutPhase::Headers);
+    }
+    // rustls failures (certificate verification, alerts, a server that does not speak
+    // TLS) reach us as `InvalidData` I/O errors wrapping the `rustls::Error`.
+    if error.kind() == K::InvalidData {
+        if let Some(detail) = error.get_ref().map(ToString::to_string) {
+            const TLS_MARKERS: [&str; 6] = [
+                "certificate",
+                "alert",
+                "handshake",
+                "peer is incompatible",
+                "peer misbehaved",
+                "corrupt message",
+            ];
+            if TLS_MARKERS.iter().any(|m| detail.contains(m)) {
+                return tls_error(&detail);
+            }
+        }
+    }
+    // A SOCKS proxy refusing our credentials (or asking for a method we lack) fails
+    // its handshake with these; they are proxy failures, so `Connect`.
+    let detail = error.to_string();
+    if error.kind() == K::PermissionDenied || detail.contains("auth method") {
+        return Error::new(
+            ErrorKind::Connect,
+            format!("the proxy refused the connection: {detail}"),
+        );
     }
     match error.kind() {
         K::ConnectionRefused

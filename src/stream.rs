@@ -325,8 +325,13 @@ impl ChatStream {
         })
     }
 
-    /// A clean end of body is success only after a finish reason.
+    /// A clean end of body is success only after a finish reason. A cancel shuts the
+    /// socket down, which a close-delimited body (or TLS without `close_notify`) reports
+    /// as a clean end: that is `Cancelled`, not `Truncated`.
     fn end_of_body(&self) -> Result<Step> {
+        if self.cancel.is_cancelled() {
+            return Err(cancelled());
+        }
         if self.progress.finish_reason.is_some() {
             return Ok(Step::Finished);
         }

@@ -696,6 +696,28 @@ fn a_mislabelled_event_stream_is_still_read() {
     );
 }
 
+#[test]
+fn sniffing_a_mislabelled_stream_does_not_hold_back_the_first_token() {
+    let server = Server::start(|conn: &mut Conn| {
+        conn.send_head(
+            200,
+            &[
+                ("content-type", "text/plain"),
+                ("transfer-encoding", "chunked"),
+            ],
+        );
+        conn.sse_data(&chunk_json("first")).stall();
+    });
+    let client = ClientBuilder::new()
+        .base_url(server.base())
+        .idle_timeout(Some(secs(3)))
+        .build()
+        .unwrap();
+    let mut stream = client.stream(&hello()).unwrap();
+    // Had the sniffing waited for more bytes, the idle timeout would come first.
+    assert_eq!(stream.next_token().unwrap().unwrap(), "first");
+}
+
 // ---------------------------------------------------------------- servers people run
 
 /// Streams the given SSE body verbatim (chunked) and returns tokens, finish, usage.

@@ -1,0 +1,36 @@
+// chat: stream one answer through the upstage C++ wrapper.
+//
+//   chat BASE_URL MODEL PROMPT
+//
+// Same contract as examples/c/chat.c: stdout is exactly the tokens, flushed; on failure
+// "error[<status name>]: <message>" on stderr and exit 1; usage errors exit 2.
+//
+// Build: c++ -std=c++17 chat.cpp -o chat $(pkg-config --cflags --libs upstage)
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "upstage.hpp"
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        std::cerr << "usage: " << (argc > 0 ? argv[0] : "chat") << " BASE_URL MODEL PROMPT\n";
+        return 2;
+    }
+    try {
+        upstage::Client client = upstage::Client::Builder().base_url(argv[1]).build();
+        upstage::Request request(argv[2]);
+        request.add("user", argv[3]);
+        for (std::string_view token : client.stream(request)) {
+            std::cout.write(token.data(), static_cast<std::streamsize>(token.size()));
+            std::cout.flush();
+        }
+        if (isatty(fileno(stdout))) std::cout << '\n';
+        return 0;
+    } catch (const upstage::Error &e) {
+        std::cout.flush();
+        std::cerr << "error[" << e.status_name() << "]: " << e.what() << '\n';
+        return 1;
+    }
+}

@@ -1,0 +1,419 @@
+/*
+ * upstage.hpp: header-only C++17 RAII wrapper over the C API of upstage.h.
+ *
+ *   upstage::Client client = upstage::Client::Builder().base_url("http://127.0.0.1:8000/v1").build();
+ *   upstage::Request request("solar-pro2");
+ *   request.add("user", "Hello!");
+ *   upstage::Stream stream = client.stream(request);
+ *   for (std::string_view token : stream) std::cout << token << std::flush;
+ *
+ * Errors are thrown as upstage::Error (status, HTTP status, message). A Client is cheap to
+ * copy (shared, immutable, thread-safe); a Request, Stream or Completion is used by one
+ * thread at a time, except Stream::cancel(), callable from any thread. Text returned as
+ * std::string_view is borrowed from the stream and valid until the next call on it.
+ */
+#ifndef UPSTAGE_HPP
+#define UPSTAGE_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "upstage.h"
+
+namespace upstage {
+
+/** An error reported by the library: the C status, the HTTP status (0 if none), the message. */
+class Error : public std::runtime_error {
+public:
+    Error(upstage_status status, int32_t http_status, const std::string &message)
+        : std::runtime_error(message), status_(status), http_status_(http_status) {}
+
+    /** The C status (`UPSTAGE_ERR_*`). */
+    upstage_status status() const noexcept { return status_; }
+    /** The HTTP status, or 0 when there was none. */
+    int32_t http_status() const noexcept { return http_status_; }
+    /** The status's lower-case name: "http", "timeout", "cancelled", ... */
+    const char *status_name() const noexcept { return upstage_status_name(status_); }
+
+private:
+    upstage_status status_;
+    int32_t http_status_;
+};
+
+namespace detail {
+
+inline upstage_error blank_error() noexcept {
+    upstage_error e;
+    e.status = UPSTAGE_OK;
+    e.http_status = 0;
+    e.message[0] = '\0';
+    return e;
+}
+
+/** Throws when `status` is an error; `e` (if given) supplies the HTTP status and message. */
+inline upstage_status check(upstage_status status, const upstage_error *e = nullptr) {
+    if (status >= 0) return status;
+    if (e != nullptr) throw Error(status, e->http_status, e->message);
+    throw Error(status, 0, std::string("upstage: ") + upstage_status_name(status));
+}
+
+inline std::string_view view(const char *text, std::size_t len) {
+    return text == nullptr ? std::string_view() : std::string_view(text, len);
+}
+
+inline std::optional<std::string> opt_string(const char *text) {
+    if (text == nullptr) return std::nullopt;
+    return std::string(text);
+}
+
+struct ClientDeleter {
+    void operator()(upstage_client *c) const noexcept { upstage_client_free(c); }
+};
+struct BuilderDeleter {
+    void operator()(upstage_client_builder *b) const noexcept { upstage_client_builder_free(b); }
+};
+struct RequestDeleter {
+    void operator()(upstage_request *r) const noexcept { upstage_request_free(r); }
+};
+struct StreamDeleter {
+    void operator()(upstage_stream *s) const noexcept { upstage_stream_free(s); }
+};
+struct CompletionDeleter {
+    void operator()(upstage_completion *c) const noexcept { upstage_completion_free(c); }
+};
+
+} // namespace detail
+
+/** Token counts (`upstage_usage`: reasoning_tokens and cached_tokens are -1 when unknown). */
+using Usage = upstage_usage;
+
+/** The seed's model resolution (`get_model`): never fails. */
+inline std::string resolve_model(const std::string &name) { return upstage_resolve_model(name.c_str()); }
+
+/** The seed catalog, in order. */
+inline std::vector<std::string> models() {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < upstage_model_count(); ++i) out.emplace_back(upstage_model_at(i));
+    return out;
+}
+
+/** The seed's `format_prompt` over a JSON array of messages. */
+inline std::string format_prompt(const std::string &messages_json) {
+    upstage_error e = detail::blank_error();
+    std::size_t len = 0;
+    detail::check(upstage_format_prompt(messages_json.c_str(), nullptr, 0, &len, &e), &e);
+    std::string out(len + 1, '\0');
+    detail::check(upstage_format_prompt(messages_json.c_str(), &out[0], out.size(), &len, &e), &e);
+    out.resize(len);
+    return out;
+}
+
+/** A chat request: model, messages, body parameters. Move-only. */
+class Request {
+public:
+    /** A request for `model` (empty: the client's default). */
+    explicit Request(const std::string &model = std::string())
+        : r_(upstage_request_new(model.c_str())) {
+        if (!r_) throw Error(UPSTAGE_ERR_INVALID_ARGUMENT, 0, "invalid model name");
+    }
+
+    /** Parses a whole request body (`{"model": ..., "messages": [...], ...}`). */
+    static Request from_json(const std::string &body) {
+        upstage_error e = detail::blank_error();
+        upstage_request *r = nullptr;
+        detail::check(upstage_request_from_json(body.c_str(), &r, &e), &e);
+        return Request(r);
+    }
+
+    /** Appends a message with text content. */
+    Request &add(const std::string &role, const std::string &content) {
+        detail::check(upstage_request_add_message(r_.get(), role.c_str(), content.c_str()));
+        return *this;
+    }
+
+    /** Sets a body field to a JSON value: `param("temperature", "0.2")`. */
+    Request &param(const std::string &name, const std::string &json_value) {
+        detail::check(upstage_request_set_param(r_.get(), name.c_str(), json_value.c_str()));
+        return *this;
+    }
+
+    /** The C handle (still owned by this object). */
+    const upstage_request *get() const noexcept { return r_.get(); }
+
+private:
+    explicit Request(upstage_request *r) : r_(r) {}
+    std::unique_ptr<upstage_request, detail::RequestDeleter> r_;
+};
+
+/** One event of Stream::next_event(); its views are valid until the next call on the stream. */
+struct Event {
+    /** `UPSTAGE_EVENT_CONTENT`, `_REASONING`, `_TOOL_CALL`, `_REFUSAL`, `_FINISH` or `_USAGE`. */
+    upstage_event_kind kind;
+    /** Content, reasoning, refusal, finish reason, or tool-call arguments fragment. */
+    std::string_view text;
+    /** The tool call's index (tool-call events). */
+    uint32_t tool_index;
+    /** The tool call's id, when this fragment carries it. */
+    std::optional<std::string_view> tool_id;
+    /** The function name, when this fragment carries it. */
+    std::optional<std::string_view> tool_name;
+    /** Token counts (usage events). */
+    Usage usage;
+};
+
+/** A streaming answer. Move-only; destroying it closes the connection. Iterate it with a
+    range-for to get the content tokens; errors are thrown from the loop. */
+class Stream {
+public:
+    /** Input iterator over the content tokens. */
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = std::string_view;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const std::string_view *;
+        using reference = const std::string_view &;
+
+        iterator() = default;
+        reference operator*() const noexcept { return s_->token_; }
+        pointer operator->() const noexcept { return &s_->token_; }
+        iterator &operator++() {
+            if (!s_->advance()) s_ = nullptr;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator &a, const iterator &b) noexcept { return a.s_ == b.s_; }
+        friend bool operator!=(const iterator &a, const iterator &b) noexcept { return a.s_ != b.s_; }
+
+    private:
+        friend class Stream;
+        explicit iterator(Stream *s) : s_(s) {}
+        Stream *s_ = nullptr;
+    };
+
+    /** Reads the first token (throws on error); `end()` when there is none. */
+    iterator begin() {
+        iterator it(this);
+        if (!advance()) it.s_ = nullptr;
+        return it;
+    }
+    iterator end() noexcept { return iterator(); }
+
+    /** The next content token, or std::nullopt at the normal end. Throws Error. */
+    std::optional<std::string_view> next() {
+        if (!advance()) return std::nullopt;
+        return token_;
+    }
+
+    /** The next event, or std::nullopt at the normal end. Throws Error. */
+    std::optional<Event> next_event() {
+        upstage_error e = detail::blank_error();
+        upstage_event ev;
+        if (detail::check(upstage_stream_next_event(s_.get(), &ev, &e), &e) == UPSTAGE_DONE) {
+            return std::nullopt;
+        }
+        Event out{ev.kind, detail::view(ev.text, ev.len), ev.tool_index, std::nullopt, std::nullopt, ev.usage};
+        if (ev.tool_id) out.tool_id = std::string_view(ev.tool_id);
+        if (ev.tool_name) out.tool_name = std::string_view(ev.tool_name);
+        return out;
+    }
+
+    /** Cancels from any thread: a blocked next() throws Error(UPSTAGE_ERR_CANCELLED). */
+    void cancel() const noexcept { upstage_stream_cancel(s_.get()); }
+
+    /** Why generation stopped, once known. */
+    std::optional<std::string> finish_reason() const { return detail::opt_string(upstage_stream_finish_reason(s_.get())); }
+    /** The model named by the server, once known. */
+    std::optional<std::string> model() const { return detail::opt_string(upstage_stream_model(s_.get())); }
+    /** The response's x-request-id, if any. */
+    std::optional<std::string> request_id() const { return detail::opt_string(upstage_stream_request_id(s_.get())); }
+    /** Token usage, once reported. */
+    std::optional<Usage> usage() const {
+        Usage u;
+        if (upstage_stream_usage(s_.get(), &u) != UPSTAGE_OK) return std::nullopt;
+        return u;
+    }
+
+    /** The C handle (still owned by this object). */
+    upstage_stream *get() const noexcept { return s_.get(); }
+
+private:
+    friend class Client;
+    explicit Stream(upstage_stream *s) : s_(s) {}
+
+    bool advance() {
+        upstage_error e = detail::blank_error();
+        const char *text = nullptr;
+        std::size_t len = 0;
+        if (detail::check(upstage_stream_next(s_.get(), &text, &len, &e), &e) == UPSTAGE_DONE) {
+            token_ = std::string_view();
+            return false;
+        }
+        token_ = std::string_view(text, len);
+        return true;
+    }
+
+    std::unique_ptr<upstage_stream, detail::StreamDeleter> s_;
+    std::string_view token_;
+};
+
+/** A tool call of a Completion. */
+struct ToolCall {
+    std::string id;        /**< The call id. */
+    std::string name;      /**< The function name. */
+    std::string arguments; /**< The JSON arguments. */
+};
+
+/** A whole answer from Client::complete(). Move-only. */
+class Completion {
+public:
+    /** The answer text. */
+    std::string_view content() const {
+        std::size_t len = 0;
+        const char *t = upstage_completion_content(c_.get(), &len);
+        return detail::view(t, len);
+    }
+    /** The reasoning text (empty when none). */
+    std::string_view reasoning() const {
+        std::size_t len = 0;
+        const char *t = upstage_completion_reasoning(c_.get(), &len);
+        return detail::view(t, len);
+    }
+    /** The refusal text (empty when none). */
+    std::string_view refusal() const {
+        std::size_t len = 0;
+        const char *t = upstage_completion_refusal(c_.get(), &len);
+        return detail::view(t, len);
+    }
+    /** Why generation stopped, if known. */
+    std::optional<std::string> finish_reason() const { return detail::opt_string(upstage_completion_finish_reason(c_.get())); }
+    /** The model that answered, if known. */
+    std::optional<std::string> model() const { return detail::opt_string(upstage_completion_model(c_.get())); }
+    /** Token usage, if reported. */
+    std::optional<Usage> usage() const {
+        Usage u;
+        if (upstage_completion_usage(c_.get(), &u) != UPSTAGE_OK) return std::nullopt;
+        return u;
+    }
+    /** The tool calls, ordered by index. */
+    std::vector<ToolCall> tool_calls() const {
+        std::vector<ToolCall> out;
+        for (std::size_t i = 0; i < upstage_completion_tool_call_count(c_.get()); ++i) {
+            std::size_t len = 0;
+            const char *args = upstage_completion_tool_call_arguments(c_.get(), i, &len);
+            out.push_back(ToolCall{upstage_completion_tool_call_id(c_.get(), i),
+                                   upstage_completion_tool_call_name(c_.get(), i),
+                                   std::string(args, len)});
+        }
+        return out;
+    }
+
+private:
+    friend class Client;
+    explicit Completion(upstage_completion *c) : c_(c) {}
+    std::unique_ptr<upstage_completion, detail::CompletionDeleter> c_;
+};
+
+/** A configured client: immutable, thread-safe, cheap to copy (shared). */
+class Client {
+public:
+    /** Configures a Client; starts from the defaults plus the environment. */
+    class Builder {
+    public:
+        Builder() : b_(upstage_client_builder_new()) {
+            if (!b_) throw Error(UPSTAGE_ERR_PANIC, 0, "upstage_client_builder_new failed");
+        }
+        /** The API key (Authorization: Bearer). */
+        Builder &api_key(const std::string &key) { detail::check(upstage_client_builder_set_api_key(b_.get(), key.c_str())); return *this; }
+        /** The base URL (`{base}/chat/completions`). */
+        Builder &base_url(const std::string &url) { detail::check(upstage_client_builder_set_base_url(b_.get(), url.c_str())); return *this; }
+        /** The seed's web demo flavor. */
+        Builder &web_demo(bool on) { detail::check(upstage_client_builder_set_web_demo(b_.get(), on)); return *this; }
+        /** An explicit proxy URL. */
+        Builder &proxy(const std::string &url) { detail::check(upstage_client_builder_set_proxy(b_.get(), url.c_str())); return *this; }
+        /** No proxy at all, whatever the environment says. */
+        Builder &no_proxy() { detail::check(upstage_client_builder_set_proxy(b_.get(), nullptr)); return *this; }
+        /** A timeout (`UPSTAGE_TIMEOUT_*`) in milliseconds; 0: none. */
+        Builder &timeout_ms(int32_t which, uint64_t ms) { detail::check(upstage_client_builder_set_timeout_ms(b_.get(), which, ms)); return *this; }
+        /** Retries before the first token. */
+        Builder &max_retries(uint32_t n) { detail::check(upstage_client_builder_set_max_retries(b_.get(), n)); return *this; }
+        /** The default model. */
+        Builder &default_model(const std::string &model) { detail::check(upstage_client_builder_set_default_model(b_.get(), model.c_str())); return *this; }
+        /** A PEM file of trusted CA certificates. */
+        Builder &ca_file(const std::string &path) { detail::check(upstage_client_builder_set_ca_file(b_.get(), path.c_str())); return *this; }
+        /** A size limit (`UPSTAGE_LIMIT_*`) in bytes. */
+        Builder &limit(int32_t which, std::size_t bytes) { detail::check(upstage_client_builder_set_limit(b_.get(), which, bytes)); return *this; }
+
+        /** Builds the client (the builder is used up either way). */
+        Client build() {
+            upstage_error e = detail::blank_error();
+            upstage_client *c = nullptr;
+            upstage_status st = upstage_client_builder_build(b_.release(), &c, &e);
+            detail::check(st, &e);
+            return Client(c);
+        }
+
+    private:
+        std::unique_ptr<upstage_client_builder, detail::BuilderDeleter> b_;
+    };
+
+    /** Opens a stream (blocks until the response headers are in). */
+    Stream stream(const Request &request) const {
+        upstage_error e = detail::blank_error();
+        upstage_stream *s = nullptr;
+        detail::check(upstage_stream_open(c_.get(), request.get(), &s, &e), &e);
+        return Stream(s);
+    }
+
+    /** Streams through a callback `bool(std::string_view token)`: return false to stop
+        (throws Error(UPSTAGE_ERR_CANCELLED)). An exception thrown by the callback stops the
+        stream and is rethrown here. */
+    template <typename F>
+    void chat(const Request &request, F &&on_token) const {
+        struct Ctx {
+            F *f;
+            std::exception_ptr error;
+        } ctx{&on_token, nullptr};
+        auto trampoline = [](void *userdata, const char *text, std::size_t len) -> int32_t {
+            Ctx *c = static_cast<Ctx *>(userdata);
+            try {
+                return (*c->f)(std::string_view(text, len)) ? 0 : 1;
+            } catch (...) {
+                c->error = std::current_exception();
+                return 1;
+            }
+        };
+        upstage_error e = detail::blank_error();
+        upstage_status st = upstage_chat_stream(c_.get(), request.get(), trampoline, &ctx, &e);
+        if (ctx.error) std::rethrow_exception(ctx.error);
+        detail::check(st, &e);
+    }
+
+    /** Sends a non-streaming request and returns the whole answer. */
+    Completion complete(const Request &request) const {
+        upstage_error e = detail::blank_error();
+        upstage_completion *c = nullptr;
+        detail::check(upstage_chat_complete(c_.get(), request.get(), &c, &e), &e);
+        return Completion(c);
+    }
+
+    /** The C handle (shared by every copy of this Client). */
+    const upstage_client *get() const noexcept { return c_.get(); }
+
+private:
+    explicit Client(upstage_client *c) : c_(c, detail::ClientDeleter()) {}
+    std::shared_ptr<upstage_client> c_;
+};
+
+} // namespace upstage
+
+#endif /* UPSTAGE_HPP */

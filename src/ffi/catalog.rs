@@ -1,0 +1,116 @@
+//! The seed catalog and `format_prompt`: pure functions, no I/O.
+
+use std::ffi::{c_char, CStr, CString};
+use std::sync::OnceLock;
+
+use super::{guard, guard_value, null, str_arg, upstage_error, upstage_status, UPSTAGE_OK};
+use crate::{get_model, MODELS, WEB_DEMO_DEFAULT_MODEL};
+
+/// NUL-terminated copies of the catalog's names, built once.
+fn catalog() -> &'static [CString] {
+    static CATALOG: OnceLock<Vec<CString>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        MODELS
+            .iter()
+            .chain(std::iter::once(&WEB_DEMO_DEFAULT_MODEL))
+            .map(|m| CString::new(*m).expect("model names have no NUL"))
+            .collect()
+    })
+}
+
+/// The static C string equal to `name`, which is one of the catalog's names.
+fn interned(name: &str) -> *const c_char {
+    catalog()
+        .iter()
+        .find(|c| c.to_bytes() == name.as_bytes())
+        .map_or(std::ptr::null(), |c| c.as_ptr())
+}
+
+/// Resolves a model name like the seed's `get_model`: an exact (case-sensitive) name of the
+/// catalog is returned as is, an alias (`"solar-mini"`) returns its target, anything else
+/// (NULL, empty, unknown, invalid UTF-8) returns the web demo's default, `"solar-pro"`.
+/// Pure, no I/O. The result has static storage (never free it) and is never NULL.
+///
+/// # Safety
+///
+/// `name` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_resolve_model(name: *const c_char) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        let name = if name.is_null() {
+            ""
+        } else {
+            // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+            let bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
+            std::str::from_utf8(bytes).unwrap_or("")
+        };
+        interned(get_model(name))
+    })
+}
+
+/// The number of models in the seed catalog (3).
+#[no_mangle]
+pub extern "C" fn upstage_model_count() -> usize {
+    MODELS.len()
+}
+
+/// The catalog's model at `index` (0-based, in the seed's order), or NULL when `index` is out
+/// of range. Static storage: never free it.
+#[no_mangle]
+pub extern "C" fn upstage_model_at(index: usize) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        if index < MODELS.len() {
+            catalog()[index].as_ptr()
+        } else {
+            std::ptr::null()
+        }
+    })
+}
+
+/// Flattens a conversation into one prompt exactly like the seed's `format_prompt`.
+///
+/// `messages_json` is a JSON array of `{"role": ..., "content": ...}` objects. On success
+/// `*out_len` receives the full length of the prompt in bytes (without the NUL) and, when
+/// `cap > *out_len`, `buf` receives the NUL-terminated prompt; otherwise `buf` is left
+/// untouched, so call again with a buffer of `*out_len + 1` bytes (the snprintf pattern).
+/// `buf` may be NULL when `cap` is 0. Pure, no I/O.
+///
+/// @return `UPSTAGE_OK`; `UPSTAGE_ERR_NULL_ARGUMENT` (messages_json or out_len NULL, or buf
+///         NULL with cap > 0); `UPSTAGE_ERR_INVALID_ARGUMENT` (invalid UTF-8 or JSON, not an
+///         array, empty array, a message without a string role).
+///
+/// # Safety
+///
+/// `messages_json` is a NUL-terminated string; `buf` is valid for `cap` bytes of writes;
+/// `out_len` and `err` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_format_prompt(
+    messages_json: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+    err: *mut upstage_error,
+) -> upstage_status {
+    guard(err, || {
+        // SAFETY: forwarded contract of `messages_json`.
+        let json = unsafe { str_arg(messages_json, "messages_json") }?;
+        if out_len.is_null() {
+            return Err(null("out_len"));
+        }
+        if buf.is_null() && cap > 0 {
+            return Err(null("buf"));
+        }
+        let prompt = crate::format_prompt_json(json)?;
+        if cap > prompt.len() {
+            // SAFETY: `buf` is valid for `cap > prompt.len()` bytes, so the text and its
+            // NUL fit; the prompt is a fresh String that cannot overlap `buf`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(prompt.as_ptr(), buf.cast::<u8>(), prompt.len());
+                buf.add(prompt.len()).write(0);
+            }
+        }
+        // SAFETY: `out_len` is non-NULL and writable by the caller's contract.
+        unsafe { out_len.write(prompt.len()) };
+        Ok(UPSTAGE_OK)
+    })
+}

@@ -1,0 +1,336 @@
+//! Non-streaming requests: `upstage_chat_complete` and the completion accessors.
+
+use std::ffi::c_char;
+
+use super::client::upstage_client;
+use super::request::upstage_request;
+use super::stream::upstage_usage;
+use super::{
+    guard, guard_value, null, opt_ptr, upstage_error, upstage_status, write_opt, CText,
+    UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK,
+};
+use crate::{ChatCompletion, Usage};
+
+/// A whole answer from `upstage_chat_complete`: immutable, so it may be read from several
+/// threads at once. Every text it hands out is NUL-terminated and borrowed from it, valid
+/// until `upstage_completion_free`.
+pub struct upstage_completion {
+    content: CText,
+    reasoning: CText,
+    refusal: CText,
+    finish_reason: Option<CText>,
+    model: Option<CText>,
+    id: Option<CText>,
+    request_id: Option<CText>,
+    usage: Option<Usage>,
+    tool_calls: Vec<ToolCallText>,
+}
+
+struct ToolCallText {
+    id: CText,
+    name: CText,
+    arguments: CText,
+}
+
+impl From<ChatCompletion> for upstage_completion {
+    fn from(c: ChatCompletion) -> upstage_completion {
+        let opt = |s: Option<String>| s.as_deref().map(CText::new);
+        upstage_completion {
+            content: CText::new(&c.content),
+            reasoning: CText::new(&c.reasoning),
+            refusal: CText::new(&c.refusal),
+            finish_reason: opt(c.finish_reason),
+            model: opt(c.model),
+            id: opt(c.id),
+            request_id: opt(c.request_id),
+            usage: c.usage,
+            tool_calls: c
+                .tool_calls
+                .iter()
+                .map(|t| ToolCallText {
+                    id: CText::new(&t.id),
+                    name: CText::new(&t.name),
+                    arguments: CText::new(&t.arguments),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Sends `r` as a non-streaming request (`"stream": false`) and waits for the whole answer.
+/// A server that streams anyway is drained into the same result. Blocks.
+/// @param out receives the completion on success (untouched otherwise); free it with
+///        `upstage_completion_free`.
+/// @return `UPSTAGE_OK` or an error, as `upstage_stream_open` and `upstage_stream_next`.
+///
+/// # Safety
+///
+/// `c` and `r` are NULL or live handles; `out` and `err` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_chat_complete(
+    c: *const upstage_client,
+    r: *const upstage_request,
+    out: *mut *mut upstage_completion,
+    err: *mut upstage_error,
+) -> upstage_status {
+    guard(err, || {
+        // SAFETY: `c` and `r` are NULL or live handles; only shared references are taken.
+        let (c, r) = unsafe { (c.as_ref(), r.as_ref()) };
+        let c = c.ok_or_else(|| null("c"))?;
+        let r = r.ok_or_else(|| null("r"))?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let completion = c.client.complete(&r.request)?;
+        let handle = Box::into_raw(Box::new(upstage_completion::from(completion)));
+        // SAFETY: `out` is non-NULL and writable by the caller's contract.
+        unsafe { out.write(handle) };
+        Ok(UPSTAGE_OK)
+    })
+}
+
+/// Borrows the completion behind `c`.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+unsafe fn get<'a>(c: *const upstage_completion) -> Option<&'a upstage_completion> {
+    // SAFETY: forwarded contract; a completion is never mutated after creation.
+    unsafe { c.as_ref() }
+}
+
+/// Hands out `text` and writes its length to `len` (when non-NULL).
+///
+/// # Safety
+///
+/// `len` is NULL or writable.
+unsafe fn text_out(text: &CText, len: *mut usize) -> *const c_char {
+    // SAFETY: forwarded contract of `len`.
+    unsafe { write_opt(len, text.len()) };
+    text.ptr()
+}
+
+/// The answer text (`""` when there was none); `*len` (when `len` is non-NULL) receives its
+/// length. NULL only when `c` is NULL.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion; `len` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_content(
+    c: *const upstage_completion,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contracts.
+        unsafe { get(c).map_or(std::ptr::null(), |c| text_out(&c.content, len)) }
+    })
+}
+
+/// The reasoning text (`""` when the model sent none); `*len` as for
+/// `upstage_completion_content`. NULL only when `c` is NULL.
+///
+/// # Safety
+///
+/// As `upstage_completion_content`.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_reasoning(
+    c: *const upstage_completion,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contracts.
+        unsafe { get(c).map_or(std::ptr::null(), |c| text_out(&c.reasoning, len)) }
+    })
+}
+
+/// The refusal text (`""` when the model did not refuse); `*len` as for
+/// `upstage_completion_content`. NULL only when `c` is NULL.
+///
+/// # Safety
+///
+/// As `upstage_completion_content`.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_refusal(
+    c: *const upstage_completion,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contracts.
+        unsafe { get(c).map_or(std::ptr::null(), |c| text_out(&c.refusal, len)) }
+    })
+}
+
+/// Why generation stopped, or NULL when the server did not say (or `c` is NULL).
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_finish_reason(
+    c: *const upstage_completion,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contract.
+        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.finish_reason))
+    })
+}
+
+/// The model that answered, as the server named it, or NULL when unknown.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_model(c: *const upstage_completion) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contract.
+        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.model))
+    })
+}
+
+/// The completion id (`"chatcmpl-..."`), or NULL when unknown.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_id(c: *const upstage_completion) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contract.
+        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.id))
+    })
+}
+
+/// The response's `x-request-id` header, or NULL when the server sent none.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_request_id(
+    c: *const upstage_completion,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contract.
+        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.request_id))
+    })
+}
+
+/// Token usage.
+/// @param out written only when usage is known.
+/// @return `UPSTAGE_OK` (known, `*out` written), `UPSTAGE_NOT_AVAILABLE` (the server did not
+///         report it), `UPSTAGE_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_usage(
+    c: *const upstage_completion,
+    out: *mut upstage_usage,
+) -> upstage_status {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: forwarded contract.
+        let c = unsafe { get(c) }.ok_or_else(|| null("c"))?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        match c.usage {
+            Some(usage) => {
+                // SAFETY: `out` is non-NULL and writable by the caller's contract.
+                unsafe { write_opt(out, usage.into()) };
+                Ok(UPSTAGE_OK)
+            }
+            None => Ok(UPSTAGE_NOT_AVAILABLE),
+        }
+    })
+}
+
+/// The number of tool calls (0 when none, or when `c` is NULL), ordered by index.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_tool_call_count(c: *const upstage_completion) -> usize {
+    guard_value(0, || {
+        // SAFETY: forwarded contract.
+        unsafe { get(c) }.map_or(0, |c| c.tool_calls.len())
+    })
+}
+
+/// Borrows tool call `i`.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+unsafe fn tool_call<'a>(c: *const upstage_completion, i: usize) -> Option<&'a ToolCallText> {
+    // SAFETY: forwarded contract.
+    unsafe { get(c) }.and_then(|c| c.tool_calls.get(i))
+}
+
+/// Tool call `i`'s id (to answer with a `"tool"` message), or NULL when `i` is out of range.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_tool_call_id(
+    c: *const upstage_completion,
+    i: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contract.
+        unsafe { tool_call(c, i) }.map_or(std::ptr::null(), |t| t.id.ptr())
+    })
+}
+
+/// Tool call `i`'s function name, or NULL when `i` is out of range.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_tool_call_name(
+    c: *const upstage_completion,
+    i: usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contract.
+        unsafe { tool_call(c, i) }.map_or(std::ptr::null(), |t| t.name.ptr())
+    })
+}
+
+/// Tool call `i`'s JSON arguments, assembled from every fragment; `*len` (when `len` is
+/// non-NULL) receives the length. NULL when `i` is out of range (`*len` untouched).
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion; `len` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_tool_call_arguments(
+    c: *const upstage_completion,
+    i: usize,
+    len: *mut usize,
+) -> *const c_char {
+    guard_value(std::ptr::null(), || {
+        // SAFETY: forwarded contracts.
+        unsafe { tool_call(c, i).map_or(std::ptr::null(), |t| text_out(&t.arguments, len)) }
+    })
+}
+
+/// Frees a completion. NULL is a no-op.
+///
+/// # Safety
+///
+/// `c` is NULL or a live completion, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_completion_free(c: *mut upstage_completion) {
+    guard_value((), || {
+        if !c.is_null() {
+            // SAFETY: `c` came from `upstage_chat_complete` and is given up by the caller.
+            drop(unsafe { Box::from_raw(c) });
+        }
+    })
+}

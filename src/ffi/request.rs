@@ -1,0 +1,145 @@
+//! Chat requests.
+
+use std::ffi::c_char;
+
+use super::{
+    error, guard, guard_value, null, opt_str_arg, str_arg, upstage_error, upstage_status,
+    UPSTAGE_OK,
+};
+use crate::{ChatRequest, ErrorKind, Message};
+
+/// A chat request: model, messages and body parameters. Use from one thread at a time;
+/// sending it (`upstage_stream_open`, `upstage_chat_stream`, `upstage_chat_complete`) only
+/// reads it, so it can be sent again.
+pub struct upstage_request {
+    pub(crate) request: ChatRequest,
+}
+
+/// A new, empty request for `model` (copied). NULL or `""`: the client's default model
+/// (the web demo resolves names with `upstage_resolve_model`). Free it with
+/// `upstage_request_free`.
+/// @return the request, or NULL when `model` is not valid UTF-8.
+///
+/// # Safety
+///
+/// `model` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_request_new(model: *const c_char) -> *mut upstage_request {
+    guard_value(std::ptr::null_mut(), || {
+        // SAFETY: forwarded contract of `model`.
+        match unsafe { opt_str_arg(model, "model") } {
+            Ok(model) => Box::into_raw(Box::new(upstage_request {
+                request: ChatRequest::new(model.unwrap_or("")),
+            })),
+            Err(_) => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Appends a message with a text content. `role` is usually `"system"`, `"user"`,
+/// `"assistant"` or `"tool"`; both strings are copied. For structured content (parts,
+/// tool calls) set `"messages"` with `upstage_request_set_param` or use
+/// `upstage_request_from_json`.
+/// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (not UTF-8,
+///         empty role).
+///
+/// # Safety
+///
+/// `r` is NULL or a live request; `role` and `content` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_request_add_message(
+    r: *mut upstage_request,
+    role: *const c_char,
+    content: *const c_char,
+) -> upstage_status {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: `r` is NULL or a live request used by this thread only (contract).
+        let r = unsafe { r.as_mut() }.ok_or_else(|| null("r"))?;
+        // SAFETY: forwarded contracts of `role` and `content`.
+        let (role, content) = unsafe { (str_arg(role, "role")?, str_arg(content, "content")?) };
+        if role.is_empty() {
+            return Err(error(
+                ErrorKind::InvalidArgument,
+                "`role` must not be empty",
+            ));
+        }
+        r.request.push_message(Message::new(role, content));
+        Ok(UPSTAGE_OK)
+    })
+}
+
+/// Sets any body field to a JSON value (copied): `"temperature"` `"0.2"`, `"max_tokens"`
+/// `"64"`, `"stop"` `"[\"\\n\"]"`, `"tools"` `[...]`, `"stream_options"`
+/// `{"include_usage":true}`. `"model"` and `"messages"` replace those parts of the request;
+/// `"stream"` is ignored (the call decides).
+/// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (not UTF-8,
+///         invalid JSON, a bad `model` or `messages` value).
+///
+/// # Safety
+///
+/// `r` is NULL or a live request; `name` and `json_value` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_request_set_param(
+    r: *mut upstage_request,
+    name: *const c_char,
+    json_value: *const c_char,
+) -> upstage_status {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: `r` is NULL or a live request used by this thread only (contract).
+        let r = unsafe { r.as_mut() }.ok_or_else(|| null("r"))?;
+        // SAFETY: forwarded contracts of `name` and `json_value`.
+        let (name, json) = unsafe { (str_arg(name, "name")?, str_arg(json_value, "json_value")?) };
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+            error(
+                ErrorKind::InvalidArgument,
+                format!("the value of `{name}` is not valid JSON: {e}"),
+            )
+        })?;
+        r.request.set_param(name, value)?;
+        Ok(UPSTAGE_OK)
+    })
+}
+
+/// Parses a whole request body: `{"model": ..., "messages": [...], ...}` (`messages`
+/// required, `model` optional, `stream` ignored, every other field kept).
+/// @param out receives the new request on success (untouched otherwise); free it with
+///        `upstage_request_free`.
+/// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `body_json` is NULL or NUL-terminated; `out` and `err` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_request_from_json(
+    body_json: *const c_char,
+    out: *mut *mut upstage_request,
+    err: *mut upstage_error,
+) -> upstage_status {
+    guard(err, || {
+        // SAFETY: forwarded contract of `body_json`.
+        let body = unsafe { str_arg(body_json, "body_json") }?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let request = ChatRequest::from_json(body)?;
+        let handle = Box::into_raw(Box::new(upstage_request { request }));
+        // SAFETY: `out` is non-NULL and writable by the caller's contract.
+        unsafe { out.write(handle) };
+        Ok(UPSTAGE_OK)
+    })
+}
+
+/// Frees a request. NULL is a no-op. Streams opened with it do not need it any more.
+///
+/// # Safety
+///
+/// `r` is NULL or a live request, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn upstage_request_free(r: *mut upstage_request) {
+    guard_value((), || {
+        if !r.is_null() {
+            // SAFETY: `r` came from this library and is given up by the caller.
+            drop(unsafe { Box::from_raw(r) });
+        }
+    })
+}

@@ -240,10 +240,13 @@ pub(crate) struct FastDecoder {
 
 impl FastDecoder {
     /// The chunk in `data` (one event's data), or `None` to let serde decode it.
-    pub fn decode<'a>(&'a mut self, data: &'a [u8]) -> Option<Chunk<'a>> {
+    ///
+    /// With `want_names` false, `id` and `model` are left out (`None`) when the template
+    /// matches: callers that already know them skip re-checking their UTF-8 on every chunk.
+    pub fn decode<'a>(&'a mut self, data: &'a [u8], want_names: bool) -> Option<Chunk<'a>> {
         let FastDecoder { scratch, template } = self;
-        if let Some(matched) = template.apply(data) {
-            return fast::finish(matched, data, scratch);
+        if template.matches(data) {
+            return template.apply(data, scratch, want_names);
         }
         let parsed = fast::parse(data)?;
         if let Some(content) = parsed.content {
@@ -302,16 +305,22 @@ mod fast {
         let Some(raw) = parsed.content else {
             return Some(chunk);
         };
-        let bytes = &data[raw.range.0..raw.range.1];
-        let text = if raw.escaped {
-            unescape(bytes, scratch)?;
-            scratch.as_str()
-        } else {
-            std::str::from_utf8(bytes).ok()?
-        };
+        let text = content_text(&data[raw.range.0..raw.range.1], raw.escaped, scratch)?;
         let delta = chunk.choice.as_mut()?.delta.as_mut()?;
         delta.content = Some(Cow::Borrowed(text));
         Some(chunk)
+    }
+
+    /// A content string's text: borrowed when it has no escapes, else unescaped into
+    /// `scratch`; `None` when it is not valid UTF-8 or holds a lone surrogate.
+    #[inline]
+    fn content_text<'a>(raw: &'a [u8], escaped: bool, scratch: &'a mut String) -> Option<&'a str> {
+        if escaped {
+            unescape(raw, scratch)?;
+            Some(scratch.as_str())
+        } else {
+            std::str::from_utf8(raw).ok()
+        }
     }
 
     /// Where a text field of the template lies in a chunk that matches it.
@@ -400,15 +409,23 @@ mod fast {
 
         /// The chunk in `data` if it has the template's bytes around its content: the parser
         /// would then take the same path through them, so only the content needs a look.
-        pub fn apply<'a>(&self, data: &'a [u8]) -> Option<Parsed<'a>> {
+        #[inline]
+        pub fn matches(&self, data: &[u8]) -> bool {
+            self.valid
+                && data.len() >= self.prefix.len() + self.suffix.len()
+                && data.starts_with(&self.prefix)
+                && data.ends_with(&self.suffix)
+        }
+
+        /// The chunk in `data`, which `matches` the template. `None` means serde must decode
+        /// it (the parser would reject it too).
+        pub fn apply<'a>(
+            &self,
+            data: &'a [u8],
+            scratch: &'a mut String,
+            want_names: bool,
+        ) -> Option<Chunk<'a>> {
             let (head, tail) = (self.prefix.len(), self.suffix.len());
-            if !self.valid
-                || data.len() < head + tail
-                || !data.starts_with(&self.prefix)
-                || !data.ends_with(&self.suffix)
-            {
-                return None;
-            }
             let mut p = Parser {
                 data,
                 pos: head,
@@ -419,13 +436,18 @@ mod fast {
             if p.pos != data.len() - tail + 1 {
                 return None;
             }
-            let chunk = Chunk {
-                id: self.id.get(data)?,
-                model: self.model.get(data)?,
+            let content = content_text(&data[raw.range], raw.escaped, scratch)?;
+            let (id, model) = match want_names {
+                true => (self.id.get(data)?, self.model.get(data)?),
+                false => (None, None),
+            };
+            Some(Chunk {
+                id,
+                model,
                 kind: self.kind.get(data)?,
                 choice: Some(Choice {
                     delta: Some(DeltaFields {
-                        content: None,
+                        content: Some(Cow::Borrowed(content)),
                         reasoning: self.reasoning.get(data)?,
                         reasoning_content: self.reasoning_content.get(data)?,
                         refusal: self.refusal.get(data)?,
@@ -434,13 +456,6 @@ mod fast {
                     finish_reason: self.finish_reason.get(data)?,
                 }),
                 ..Chunk::default()
-            };
-            Some(Parsed {
-                chunk,
-                content: Some(RawContent {
-                    range: (raw.range.start, raw.range.end),
-                    escaped: raw.escaped,
-                }),
             })
         }
     }
@@ -1136,7 +1151,7 @@ mod fast_tests {
         let mut fast = FastDecoder::default();
         let mut decoded = 0;
         for data in chunks {
-            if let Some(chunk) = fast.decode(data) {
+            if let Some(chunk) = fast.decode(data, true) {
                 decoded += 1;
                 let view = format!("{chunk:?}");
                 prop_assert_eq!(
@@ -1549,7 +1564,7 @@ mod fast_tests {
         ] {
             let mut fast = FastDecoder::default();
             assert!(
-                fast.decode(data).is_none(),
+                fast.decode(data, true).is_none(),
                 "{}",
                 String::from_utf8_lossy(data)
             );

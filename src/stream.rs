@@ -306,7 +306,11 @@ impl ChatStream {
         // Tokens take the fast decoder when it recognises the chunk; it yields exactly the
         // chunk serde would (see `chunk::FastDecoder`), and leaves everything else to serde.
         let fast = match mode {
-            Mode::Tokens => self.fast.decode(event.data),
+            Mode::Tokens => {
+                // `apply_chunk` reads `id` and `model` only until it knows them.
+                let want_names = self.progress.id.is_none() || self.progress.model.is_none();
+                self.fast.decode(event.data, want_names)
+            }
             Mode::Events => None,
         };
         let chunk: Chunk = match fast {

@@ -457,8 +457,8 @@ fn bare_request(agent: &ureq::Agent, url: &str, body: &[u8], buf: &mut [u8]) -> 
     bytes
 }
 
-/// Per-stream setup (N = 1): our client vs a bare ureq request, alternating in blocks.
-/// Prints `SETUP ours_nanos ureq_nanos count`.
+/// Per-stream setup (N = 1): our client vs a bare ureq request, alternating one by one, each
+/// request timed. Prints `SETUP ours_median_ns ureq_median_ns count ours_mean_ns ureq_mean_ns`.
 fn setup_child(port: u16, reps: usize) {
     let client = client(port);
     let request = request();
@@ -471,24 +471,38 @@ fn setup_child(port: u16, reps: usize) {
         drain(&mut client.stream(&request).expect("stream"));
         bare_request(&agent, &url, &body, &mut buf);
     }
-    const BLOCK: usize = 50;
-    let (mut ours, mut bare, mut done) = (Duration::ZERO, Duration::ZERO, 0);
-    while done < reps {
-        let block = BLOCK.min(reps - done);
-        let start = Instant::now();
-        for _ in 0..block {
+    let (mut ours, mut bare) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+    for i in 0..reps {
+        let mut time_ours = || {
+            let start = Instant::now();
             let mut stream = client.stream(&request).expect("stream");
             assert_eq!(drain(&mut stream).0, 1);
-        }
-        ours += start.elapsed();
-        let start = Instant::now();
-        for _ in 0..block {
+            drop(stream);
+            ours.push(start.elapsed().as_nanos() as u64);
+        };
+        let mut time_bare = || {
+            let start = Instant::now();
             bare_request(&agent, &url, &body, &mut buf);
+            bare.push(start.elapsed().as_nanos() as u64);
+        };
+        // Alternate which goes first, so neither always follows the other.
+        if i % 2 == 0 {
+            time_ours();
+            time_bare();
+        } else {
+            time_bare();
+            time_ours();
         }
-        bare += start.elapsed();
-        done += block;
     }
-    println!("SETUP {} {} {done}", ours.as_nanos(), bare.as_nanos());
+    let mean = |v: &[u64]| v.iter().sum::<u64>() / v.len() as u64;
+    let (ours_mean, bare_mean) = (mean(&ours), mean(&bare));
+    ours.sort_unstable();
+    bare.sort_unstable();
+    println!(
+        "SETUP {} {} {reps} {ours_mean} {bare_mean}",
+        ours[reps / 2],
+        bare[reps / 2]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -458,11 +458,21 @@ fn bare_request(agent: &ureq::Agent, url: &str, body: &[u8], buf: &mut [u8]) -> 
 }
 
 /// Per-stream setup (N = 1): our client vs a bare ureq request, alternating one by one, each
-/// request timed. Prints `SETUP ours_median_ns ureq_median_ns count ours_mean_ns ureq_mean_ns`.
+/// request timed; also ureq configured with the client's default timeouts (connect 10 s,
+/// response 600 s, body reads 300 s), which cost a few system calls per request. Prints
+/// `SETUP ours_median_ns ureq_median_ns count ours_mean_ns ureq_mean_ns timed_median_ns`.
 fn setup_child(port: u16, reps: usize) {
     let client = client(port);
     let request = request();
     let agent = bare_agent();
+    let timed_agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(600)))
+        .timeout_recv_body(Some(Duration::from_secs(300)))
+        .build()
+        .into();
     let body = request_body();
     let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
     let mut buf = vec![0u8; 64 << 10];
@@ -470,8 +480,10 @@ fn setup_child(port: u16, reps: usize) {
     for _ in 0..20 {
         drain(&mut client.stream(&request).expect("stream"));
         bare_request(&agent, &url, &body, &mut buf);
+        bare_request(&timed_agent, &url, &body, &mut buf);
     }
     let (mut ours, mut bare) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+    let mut timed = Vec::with_capacity(reps);
     for i in 0..reps {
         let mut time_ours = || {
             let start = Instant::now();
@@ -493,15 +505,20 @@ fn setup_child(port: u16, reps: usize) {
             time_bare();
             time_ours();
         }
+        let start = Instant::now();
+        bare_request(&timed_agent, &url, &body, &mut buf);
+        timed.push(start.elapsed().as_nanos() as u64);
     }
     let mean = |v: &[u64]| v.iter().sum::<u64>() / v.len() as u64;
     let (ours_mean, bare_mean) = (mean(&ours), mean(&bare));
     ours.sort_unstable();
     bare.sort_unstable();
+    timed.sort_unstable();
     println!(
-        "SETUP {} {} {reps} {ours_mean} {bare_mean}",
+        "SETUP {} {} {reps} {ours_mean} {bare_mean} {}",
         ours[reps / 2],
-        bare[reps / 2]
+        bare[reps / 2],
+        timed[reps / 2]
     );
 }
 
@@ -1068,11 +1085,14 @@ fn main() {
             report,
             "\nper-stream setup (N = 1: connect, request, 1 token, [DONE], close; {} of each, \
              interleaved): median upstage {ours:.1} us, bare ureq {bare:.1} us, ratio {:.3} \
-             ({verdict}: no slower than bare ureq); means {:.1} us and {:.1} us",
+             ({verdict}: no slower than bare ureq); means {:.1} us and {:.1} us; \
+             ureq with the client's default timeouts: median {:.1} us (ratio {:.3})",
             f[2],
             ours / bare,
             f[3] / 1e3,
-            f[4] / 1e3
+            f[4] / 1e3,
+            f[5] / 1e3,
+            ours / (f[5] / 1e3)
         )
         .unwrap();
     }

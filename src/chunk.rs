@@ -266,6 +266,10 @@ mod fast {
     /// values go to serde).
     const MAX_DEPTH: usize = 16;
 
+    /// Largest frame (a chunk without its content) kept as a template; real ones are a few
+    /// hundred bytes.
+    const MAX_FRAME: usize = 4096;
+
     /// A chunk as the parser (or the template) found it: the content string is left as its
     /// raw bytes.
     pub(super) struct Parsed<'a> {
@@ -385,6 +389,11 @@ mod fast {
         /// Remembers a chunk the parser accepted, whose content was a string.
         pub fn learn(&mut self, data: &[u8], chunk: &Chunk<'_>, content: RawContent) {
             let (start, end) = content.range;
+            if start + (data.len() - end) > MAX_FRAME {
+                // Not a usual chunk: not worth keeping (and memory stays small).
+                self.valid = false;
+                return;
+            }
             let (Some(choice), Some(delta)) = (
                 chunk.choice.as_ref(),
                 chunk.choice.as_ref().and_then(|c| c.delta.as_ref()),
@@ -1548,6 +1557,22 @@ mod fast_tests {
         assert_eq!(check_sequence(&[finish.to_vec()]).unwrap(), 1);
         let role = br#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#;
         assert_eq!(check_sequence(&[role.to_vec()]).unwrap(), 1);
+    }
+
+    #[test]
+    fn big_frames_are_parsed_but_not_kept() {
+        let pad = "x".repeat(5000);
+        let chunks: Vec<Vec<u8>> = ["a", "b\\n"]
+            .iter()
+            .map(|c| {
+                format!(r#"{{"pad":"{pad}","choices":[{{"delta":{{"content":"{c}"}}}}]}}"#)
+                    .into_bytes()
+            })
+            .collect();
+        assert_eq!(check_sequence(&chunks).unwrap(), 2);
+        let mut fast = FastDecoder::default();
+        fast.decode(&chunks[0], true).unwrap();
+        assert!(!fast.template.matches(&chunks[1]));
     }
 
     #[test]

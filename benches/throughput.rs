@@ -861,6 +861,12 @@ fn main() {
             std::thread::park();
         }
     }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets` runs bench binaries without `--bench`: benchmarks never
+        // run as tests.
+        eprintln!("throughput: run with `cargo bench --bench throughput`");
+        return;
+    }
     let options = parse_options(&args);
     let wanted = |p: Path_| {
         options

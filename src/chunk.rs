@@ -254,6 +254,24 @@ impl FastDecoder {
         }
         fast::finish(parsed, data, scratch)
     }
+
+    /// The content of `data` when that is all a token stream learns from it: the chunk has
+    /// the template's frame, whose finish reason and `type` are null or absent, and whose `id`
+    /// and `model` are absent or not `needed`. For such a chunk `apply_chunk` in token mode
+    /// does nothing but take a non-empty content as the token. `None`: use
+    /// [`decode`](Self::decode).
+    pub fn content<'a>(
+        &'a mut self,
+        data: &'a [u8],
+        need_id: bool,
+        need_model: bool,
+    ) -> Option<&'a str> {
+        let FastDecoder { scratch, template } = self;
+        if !template.matches(data) || !template.content_only(need_id, need_model) {
+            return None;
+        }
+        template.content(data, scratch)
+    }
 }
 
 mod fast {
@@ -418,6 +436,35 @@ mod fast {
 
         /// The chunk in `data` if it has the template's bytes around its content: the parser
         /// would then take the same path through them, so only the content needs a look.
+        /// Whether a matching chunk tells a token stream nothing but its content (see
+        /// `FastDecoder::content`).
+        #[inline]
+        pub fn content_only(&self, need_id: bool, need_model: bool) -> bool {
+            let absent = |span: Span| matches!(span, Span::Absent);
+            absent(self.finish_reason)
+                && absent(self.kind)
+                && (!need_id || absent(self.id))
+                && (!need_model || absent(self.model))
+        }
+
+        /// The content of `data`, which `matches` the template; `None` when the parser would
+        /// reject the chunk.
+        #[inline]
+        pub fn content<'a>(&self, data: &'a [u8], scratch: &'a mut String) -> Option<&'a str> {
+            let (head, tail) = (self.prefix.len(), self.suffix.len());
+            let mut p = Parser {
+                data,
+                pos: head,
+                content: None,
+            };
+            let raw = p.string()?;
+            // The content must end exactly where the suffix starts (with its closing quote).
+            if p.pos != data.len() - tail + 1 {
+                return None;
+            }
+            content_text(&data[raw.range], raw.escaped, scratch)
+        }
+
         #[inline]
         pub fn matches(&self, data: &[u8]) -> bool {
             self.valid
@@ -434,18 +481,7 @@ mod fast {
             scratch: &'a mut String,
             want_names: bool,
         ) -> Option<Chunk<'a>> {
-            let (head, tail) = (self.prefix.len(), self.suffix.len());
-            let mut p = Parser {
-                data,
-                pos: head,
-                content: None,
-            };
-            let raw = p.string()?;
-            // The content must end exactly where the suffix starts (with its closing quote).
-            if p.pos != data.len() - tail + 1 {
-                return None;
-            }
-            let content = content_text(&data[raw.range], raw.escaped, scratch)?;
+            let content = self.content(data, scratch)?;
             let (id, model) = match want_names {
                 true => (self.id.get(data)?, self.model.get(data)?),
                 false => (None, None),
@@ -1160,6 +1196,24 @@ mod fast_tests {
         let mut fast = FastDecoder::default();
         let mut decoded = 0;
         for data in chunks {
+            // What a token stream that knows id and model takes from the chunk.
+            if let Some(content) = fast.content(data, false, false).map(str::to_owned) {
+                let chunk = serde_json::from_slice::<Chunk>(data);
+                let chunk = chunk.as_ref().ok();
+                let choice = chunk.and_then(|c| c.choice.as_ref());
+                let delta = choice.and_then(|c| c.delta.as_ref());
+                prop_assert!(
+                    chunk.is_some_and(|c| c.kind.is_none()
+                        && c.usage.is_none()
+                        && c.error.is_none())
+                        && choice.is_some_and(|c| c.finish_reason.is_none())
+                        && delta.is_some_and(|d| d.tool_calls.is_none()
+                            && d.content.as_deref() == Some(content.as_str())),
+                    "content {:?} of {:?}",
+                    content,
+                    String::from_utf8_lossy(data)
+                );
+            }
             if let Some(chunk) = fast.decode(data, true) {
                 decoded += 1;
                 let view = format!("{chunk:?}");

@@ -303,6 +303,20 @@ impl ChatStream {
         if event.event == b"error" {
             return Err(event_error(event.data));
         }
+        if mode == Mode::Tokens {
+            // The usual chunk of a token stream: the same frame as the last one, only the
+            // content differs, and that content is all `apply_chunk` would take from it.
+            let need_id = self.progress.id.is_none();
+            let need_model = self.progress.model.is_none();
+            if let Some(content) = self.fast.content(event.data, need_id, need_model) {
+                if content.is_empty() {
+                    return Ok(Step::Continue);
+                }
+                self.progress.token.clear();
+                self.progress.token.push_str(content);
+                return Ok(Step::Produced);
+            }
+        }
         // Tokens take the fast decoder when it recognises the chunk; it yields exactly the
         // chunk serde would (see `chunk::FastDecoder`), and leaves everything else to serde.
         let fast = match mode {

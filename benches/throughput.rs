@@ -937,15 +937,15 @@ fn main() {
     writeln!(report).unwrap();
     writeln!(
         report,
-        "| path | tokens/s | MB/s | peak RSS | vs (e) | vs (f) | vs (e)+(f') |\n\
+        "| path | tokens/s | MB/s | peak RSS | vs (e) | vs (f) | ns/token over (e) |\n\
          |---|---:|---:|---:|---:|---:|---:|"
     )
     .unwrap();
-    // One thread that first receives a token's bytes through ureq, (f'), and then parses them,
-    // (e), can at best reach 1 / (1/e + 1/f') tokens/s.
-    let bound = match (mem, get(Path_::Ureq)) {
-        (Some(e), Some(f2)) => Some(1.0 / (1.0 / rate(&e) + 1.0 / rate(&f2))),
-        _ => None,
+    // What a path costs per token beyond parsing the same bytes in memory.
+    let over_mem = |r: &Run| {
+        mem.map_or("-".to_owned(), |e| {
+            format!("{:.0}", (r.secs - e.secs) / work.n as f64 * 1e9)
+        })
     };
     for (path, run) in &results {
         match run {
@@ -958,7 +958,7 @@ fn main() {
                 run.hwm_kib as f64 / 1024.0,
                 ratio(run, mem),
                 ratio(run, raw),
-                bound.map_or("-".to_owned(), |b| format!("{:.3}", rate(run) / b)),
+                over_mem(run),
             )
             .unwrap(),
             None => {
@@ -992,23 +992,6 @@ fn main() {
     target(&mut report, "(a)", Path_::Iter, 0.80);
     target(&mut report, "(b)", Path_::Token, 0.90);
     target(&mut report, "(c)", Path_::C, 0.90);
-    if let Some(bound) = bound {
-        let of_bound = |p: Path_| {
-            get(p).map_or("-".to_owned(), |r| {
-                format!("{:.1}%", rate(&r) / bound * 100.0)
-            })
-        };
-        writeln!(
-            report,
-            "one-thread bound (e)+(f') = 1/(1/e + 1/f') = {bound:.0} tokens/s: \
-             (a) {}, (b) {}, (c) {} of it",
-            of_bound(Path_::Iter),
-            of_bound(Path_::Token),
-            of_bound(Path_::C),
-        )
-        .unwrap();
-    }
-
     // Peak RSS flat in N: 1k vs 1M tokens on the streaming paths.
     if options.rss_check {
         writeln!(report).unwrap();

@@ -9,8 +9,10 @@
 //!   buffer, so the usual `data: {...}\n\n` event is handed out without a copy. Only a second `data:`
 //!   line of the same event, or a compaction that needs the space, copies a pending value into a
 //!   reusable owned buffer.
-//! - Room for a read is made by moving the unconsumed tail to the front. The buffer grows only when
-//!   one line does not fit, and never past `max(capacity, max_line + 1)`.
+//! - Room for a read is made by moving the unconsumed tail to the front. The buffer grows when one
+//!   line does not fit, and (from [`Decoder::new`]'s 8 KiB) doubles up to 64 KiB while reads fill
+//!   it completely, so a short answer touches little fresh memory. It never grows past
+//!   `max(capacity, max_line + 1)`, where `capacity` is 64 KiB for [`Decoder::new`].
 //!
 //! Memory is therefore bounded whatever the input: the read buffer by `max(capacity, max_line + 1)`,
 //! the joined data by `max_event`, the event type and the last event id by `max_line` each.
@@ -28,8 +30,13 @@ use std::io::{self, Read};
 use std::mem;
 use std::ops::Range;
 
-/// Initial read buffer size used by [`Decoder::new`].
+/// Read buffer size of [`Decoder::new`] once the stream proved busy.
 const DEFAULT_CAPACITY: usize = 64 * 1024;
+
+/// Initial read buffer size of [`Decoder::new`]. Short answers never need more, and fresh
+/// memory costs a page fault per 4 KiB page, which is most of a small stream's own cost; the
+/// buffer doubles up to [`DEFAULT_CAPACITY`] while reads keep filling it.
+const INITIAL_CAPACITY: usize = 8 * 1024;
 
 /// The UTF-8 byte order mark, stripped once at the very start of a stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -155,6 +162,8 @@ pub struct Decoder<R> {
     scanned: usize,
     /// Size the buffer may grow to: a longest line plus one byte to see its end (or its overflow).
     max_buf: usize,
+    /// Size the buffer grows to while reads fill it completely (a busy stream).
+    busy_buf: usize,
     /// The last line ended in a CR that was the last byte read, so an LF that starts the next read
     /// belongs to that line end.
     skip_lf: bool,
@@ -226,9 +235,12 @@ impl<R> Decoder<R> {
 }
 
 impl<R: Read> Decoder<R> {
-    /// A decoder with a 64 KiB initial read buffer.
+    /// A decoder whose 8 KiB read buffer grows to 64 KiB while reads keep filling it.
     pub fn new(reader: R, limits: Limits) -> Self {
-        Self::with_capacity(reader, limits, DEFAULT_CAPACITY)
+        let mut decoder = Self::with_capacity(reader, limits, INITIAL_CAPACITY);
+        decoder.busy_buf = DEFAULT_CAPACITY;
+        decoder.max_buf = decoder.max_buf.max(DEFAULT_CAPACITY);
+        decoder
     }
 
     /// A decoder whose read buffer starts at `capacity` bytes (at least 1). It grows only to hold
@@ -246,6 +258,7 @@ impl<R: Read> Decoder<R> {
             max_buf: capacity
                 .max(limits.max_line.saturating_add(1))
                 .max(BOM.len()),
+            busy_buf: capacity,
             skip_lf: false,
             state: State::Start,
             pending: Pending::default(),
@@ -438,6 +451,7 @@ impl<R: Read> Decoder<R> {
     /// Reads more bytes into the spare tail after making room; `false` at EOF.
     fn fill(&mut self) -> Result<bool, SseError> {
         self.make_room();
+        let spare = self.buf.len() - self.end;
         let n = loop {
             match self.reader.read(&mut self.buf[self.end..]) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -445,9 +459,14 @@ impl<R: Read> Decoder<R> {
             }
         };
         // A reader claiming more than it was given is broken; never let `end` pass the buffer.
-        let n = n.min(self.buf.len() - self.end);
+        let n = n.min(spare);
         self.end += n;
         self.bytes_read += n as u64;
+        if n == spare && self.buf.len() < self.busy_buf {
+            // The reader had more than we took: a busy stream earns bigger reads.
+            let new_len = self.buf.len().saturating_mul(2).min(self.busy_buf);
+            self.buf.resize(new_len, 0);
+        }
         Ok(n > 0)
     }
 

@@ -37,6 +37,8 @@ pub struct ChatStream {
     state: State,
     progress: Progress,
     cancel: CancelHandle,
+    /// The fast path for usual chunks (token mode only).
+    fast: chunk::FastDecoder,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +105,7 @@ impl ChatStream {
                 ..Progress::default()
             },
             cancel,
+            fast: chunk::FastDecoder::default(),
         }
     }
 
@@ -122,6 +125,7 @@ impl ChatStream {
                 ..Progress::default()
             },
             cancel,
+            fast: chunk::FastDecoder::default(),
         };
         let chunk: Chunk = serde_json::from_slice(json).map_err(|e| {
             Error::new(
@@ -299,9 +303,36 @@ impl ChatStream {
         if event.event == b"error" {
             return Err(event_error(event.data));
         }
-        let chunk: Chunk = match serde_json::from_slice(event.data) {
-            Ok(chunk) => chunk,
-            Err(e) => return invalid_chunk(self.flavor, &mut self.progress, event.data, e),
+        if mode == Mode::Tokens {
+            // The usual chunk of a token stream: the same frame as the last one, only the
+            // content differs, and that content is all `apply_chunk` would take from it.
+            let need_id = self.progress.id.is_none();
+            let need_model = self.progress.model.is_none();
+            if let Some(content) = self.fast.content(event.data, need_id, need_model) {
+                if content.is_empty() {
+                    return Ok(Step::Continue);
+                }
+                self.progress.token.clear();
+                self.progress.token.push_str(content);
+                return Ok(Step::Produced);
+            }
+        }
+        // Tokens take the fast decoder when it recognises the chunk; it yields exactly the
+        // chunk serde would (see `chunk::FastDecoder`), and leaves everything else to serde.
+        let fast = match mode {
+            Mode::Tokens => {
+                // `apply_chunk` reads `id` and `model` only until it knows them.
+                let want_names = self.progress.id.is_none() || self.progress.model.is_none();
+                self.fast.decode(event.data, want_names)
+            }
+            Mode::Events => None,
+        };
+        let chunk: Chunk = match fast {
+            Some(chunk) => chunk,
+            None => match serde_json::from_slice(event.data) {
+                Ok(chunk) => chunk,
+                Err(e) => return invalid_chunk(self.flavor, &mut self.progress, event.data, e),
+            },
         };
         if chunk.is_error() {
             return Err(in_band_error(&chunk));

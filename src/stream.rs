@@ -96,8 +96,16 @@ impl ChatStream {
             max_line: limits.max_line,
             max_event: limits.max_event,
         };
+        ChatStream::with_decoder(Some(sse::Decoder::new(body, limits)), flavor, cancel)
+    }
+
+    fn with_decoder(
+        decoder: Option<sse::Decoder<Body>>,
+        flavor: Flavor,
+        cancel: CancelHandle,
+    ) -> Self {
         ChatStream {
-            decoder: Some(sse::Decoder::new(body, limits)),
+            decoder,
             flavor,
             state: State::Open,
             progress: Progress {
@@ -116,17 +124,7 @@ impl ChatStream {
         flavor: Flavor,
         cancel: CancelHandle,
     ) -> Result<Self> {
-        let mut stream = ChatStream {
-            decoder: None,
-            flavor,
-            state: State::Open,
-            progress: Progress {
-                attempts: 1,
-                ..Progress::default()
-            },
-            cancel,
-            fast: chunk::FastDecoder::default(),
-        };
+        let mut stream = ChatStream::with_decoder(None, flavor, cancel);
         let chunk: Chunk = serde_json::from_slice(json).map_err(|e| {
             Error::new(
                 ErrorKind::Protocol,

@@ -41,6 +41,41 @@ type ToolCall struct {
 // answer; a server that streams anyway is drained into the same result. ctx cancels it at
 // any point: while connecting, between retries, waiting for the answer or reading it.
 func (c *Client) Complete(ctx context.Context, req Request) (*Completion, error) {
+	call, err := c.begin(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer call.end()
+	stopWatching := watchContext(ctx, call.token)
+	var out *C.upstage_completion
+	var cerr C.upstage_error
+	rc := C.upstage_chat_complete_cancellable(call.client, call.req, call.token, &out, &cerr)
+	// The watcher must be gone before the token is freed.
+	stopWatching()
+	C.upstage_cancel_token_free(call.token)
+	if rc != C.UPSTAGE_OK {
+		e := errorFrom(rc, &cerr)
+		if e.Status == StatusCancelled {
+			e.cause = ctx.Err()
+		}
+		return nil, e
+	}
+	defer C.upstage_completion_free(out)
+	return completionFrom(out), nil
+}
+
+// call holds what one C call needs: the C request, the client (kept alive until end) and a
+// cancel token, whose ownership passes to the caller.
+type call struct {
+	req    *C.upstage_request
+	client *C.upstage_client
+	token  *C.upstage_cancel_token
+	c      *Client
+}
+
+// begin checks ctx, builds the C request, takes a reference on the client and makes a
+// cancel token. end frees the request and drops the reference (not the token).
+func (c *Client) begin(ctx context.Context, req Request) (*call, error) {
 	if ctx == nil {
 		panic("upstage: nil Context")
 	}
@@ -51,32 +86,23 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Completion, error)
 	if err != nil {
 		return nil, err
 	}
-	defer C.upstage_request_free(creq)
 	client, err := c.acquire()
 	if err != nil {
+		C.upstage_request_free(creq)
 		return nil, err
 	}
-	defer c.release()
 	token := C.upstage_cancel_token_new()
 	if token == nil {
+		C.upstage_request_free(creq)
+		c.release()
 		return nil, newError(StatusPanic, "upstage_cancel_token_new failed")
 	}
-	stopWatching := watchContext(ctx, token)
-	var out *C.upstage_completion
-	var cerr C.upstage_error
-	rc := C.upstage_chat_complete_cancellable(client, creq, token, &out, &cerr)
-	// The watcher must be gone before the token is freed.
-	stopWatching()
-	C.upstage_cancel_token_free(token)
-	if rc != C.UPSTAGE_OK {
-		e := errorFrom(rc, &cerr)
-		if e.Status == StatusCancelled {
-			e.cause = ctx.Err()
-		}
-		return nil, e
-	}
-	defer C.upstage_completion_free(out)
-	return completionFrom(out), nil
+	return &call{req: creq, client: client, token: token, c: c}, nil
+}
+
+func (k *call) end() {
+	C.upstage_request_free(k.req)
+	k.c.release()
 }
 
 // watchContext cancels token when ctx ends, until the returned function is called; that

@@ -54,27 +54,12 @@ type streamState struct {
 // ErrCancelled) and reading (a blocked Next returns false at once and Err reports
 // ErrCancelled). Such errors also match ctx.Err() with errors.Is. Always Close the stream.
 func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
-	if ctx == nil {
-		panic("upstage: nil Context")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, cancelled(err)
-	}
-	creq, err := req.build()
+	call, err := c.begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	defer C.upstage_request_free(creq)
-	client, err := c.acquire()
-	if err != nil {
-		return nil, err
-	}
-	defer c.release()
-
-	token := C.upstage_cancel_token_new()
-	if token == nil {
-		return nil, newError(StatusPanic, "upstage_cancel_token_new failed")
-	}
+	defer call.end()
+	client, creq, token := call.client, call.req, call.token
 	st := &streamState{ctx: ctx, token: token, done: make(chan struct{})}
 	if ctx.Done() != nil {
 		go st.watch()

@@ -4,16 +4,10 @@ mod support;
 
 use serde_json::json;
 use support::*;
-use upstage::{
-    ChatRequest, Client, ClientBuilder, Delta, ErrorKind, Message, ToolCall, ToolCallDelta, Usage,
-};
+use upstage::{ChatRequest, Client, Delta, ErrorKind, Message, ToolCall, ToolCallDelta, Usage};
 
 fn client(server: &Server) -> Client {
-    ClientBuilder::new()
-        .base_url(server.base())
-        .max_retries(0)
-        .build()
-        .unwrap()
+    client_for(server)
 }
 
 fn ask() -> ChatRequest {

@@ -11,11 +11,7 @@ use upstage::{
 };
 
 fn client(server: &Server) -> Client {
-    ClientBuilder::new()
-        .base_url(server.base())
-        .max_retries(0)
-        .build()
-        .unwrap()
+    client_for(server)
 }
 
 fn hello() -> ChatRequest {

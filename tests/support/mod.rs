@@ -53,3 +53,13 @@ pub fn secs(s: u64) -> Duration {
 pub fn ms(m: u64) -> Duration {
     Duration::from_millis(m)
 }
+
+/// A client for `server`'s `/v1` base URL, without retries, so that a test sees each
+/// failure exactly as the server provoked it.
+pub fn client_for(server: &Server) -> upstage::Client {
+    upstage::ClientBuilder::new()
+        .base_url(server.base())
+        .max_retries(0)
+        .build()
+        .expect("a loopback base URL is valid")
+}

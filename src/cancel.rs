@@ -84,6 +84,15 @@ impl CancelHandle {
         })
     }
 
+    /// A copy sharing the cancellation but attached to no agent: dropping a stream that
+    /// holds it detaches nothing.
+    pub(crate) fn unslotted(&self) -> CancelHandle {
+        CancelHandle {
+            state: Arc::clone(&self.state),
+            slot: None,
+        }
+    }
+
     /// Forgets this copy's agent, so that a handle kept by the caller does not keep it
     /// alive.
     pub(crate) fn detach(&self) {

@@ -501,67 +501,25 @@ impl Client {
         let Some(cancel) = cancel.attach(&agent) else {
             return Err(cancelled());
         };
-        let opened = self.attempts(&agent, &body, stream, &phase, &cancel);
-        if opened.is_err() {
-            // No stream owns the agent: forget it, so that a handle the caller reuses for
-            // many requests does not collect them.
-            cancel.detach();
-        }
-        opened
-    }
-
-    /// Sends the request until a stream opens, the failure is final, or it is cancelled.
-    fn attempts(
-        &self,
-        agent: &Agent,
-        body: &[u8],
-        stream: bool,
-        phase: &BodyPhase,
-        cancel: &CancelHandle,
-    ) -> Result<ChatStream> {
-        let inner = &*self.inner;
-        // The total timeout bounds the whole call: every attempt and every wait.
-        let deadline = inner.timeouts.total.map(|total| Instant::now() + total);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            phase.reset();
-            let sent = self.send(agent, body, stream, deadline);
-            if sent.is_ok() {
-                // The headers are in: reading any body, an error body too, is bounded
-                // by the idle timeout from now on.
-                phase.begin();
+        let resend = Resend {
+            client: self.clone(),
+            agent,
+            body,
+            stream,
+            phase,
+            // The total timeout bounds the whole call: every attempt and every wait.
+            deadline: inner.timeouts.total.map(|total| Instant::now() + total),
+        };
+        match resend.attempts(&cancel, 0, None) {
+            Ok(mut opened) => {
+                opened.keep_for_retry(resend);
+                Ok(opened)
             }
-            let (error, should_retry) = match sent {
-                Ok(response) if response.status().is_success() => {
-                    let mut opened = self.stream_from(response, cancel)?;
-                    opened.set_attempts(attempt);
-                    return Ok(opened);
-                }
-                Ok(response) => http_error(response, inner.limits.max_error_body, cancel),
-                Err(_) if cancel.is_cancelled() => (cancelled(), None),
-                Err(e) => (call_error(e), None),
-            };
-            let error = error.with_attempts(attempt);
-            if attempt > inner.max_retries || !retry::is_retryable(&error, should_retry) {
-                return Err(error);
-            }
-            let wait = match error.retry_after() {
-                Some(wait) if wait > retry::MAX_SERVER_WAIT => {
-                    return Err(too_long_a_wait(error, wait));
-                }
-                Some(wait) => wait,
-                None => retry::backoff(attempt - 1),
-            };
-            if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
-                let message = format!(
-                    "{} (not retried: the total timeout would expire first)",
-                    error.message()
-                );
-                return Err(error.with_message(message));
-            }
-            if !cancel.sleep(wait) {
-                return Err(cancelled().with_attempts(attempt));
+            Err(error) => {
+                // No stream owns the agent: forget it, so that a handle the caller reuses
+                // for many requests does not collect them.
+                cancel.detach();
+                Err(error)
             }
         }
     }
@@ -632,6 +590,94 @@ impl Client {
         };
         stream.set_request_id(request_id);
         Ok(stream)
+    }
+}
+
+/// Everything needed to send a request again: kept by a stream until it hands out its first
+/// token, so that a connection that dies right after its headers is retried like one that
+/// failed before them.
+pub(crate) struct Resend {
+    client: Client,
+    agent: Agent,
+    body: Vec<u8>,
+    stream: bool,
+    phase: BodyPhase,
+    deadline: Option<Instant>,
+}
+
+impl Resend {
+    /// Sends the request until a stream opens, the failure is final, or it is cancelled.
+    /// `attempt` attempts were made already; `last` is the failure of the last one, to be
+    /// weighed (and waited for) before sending again.
+    pub(crate) fn attempts(
+        &self,
+        cancel: &CancelHandle,
+        mut attempt: u32,
+        mut last: Option<(Error, Option<bool>)>,
+    ) -> Result<ChatStream> {
+        let client = &self.client;
+        loop {
+            if let Some((error, should_retry)) = last.take() {
+                self.wait_before_retry(error, should_retry, attempt, cancel)?;
+            }
+            attempt += 1;
+            self.phase.reset();
+            let sent = client.send(&self.agent, &self.body, self.stream, self.deadline);
+            if sent.is_ok() {
+                // The headers are in: reading any body, an error body too, is bounded
+                // by the idle timeout from now on.
+                self.phase.begin();
+            }
+            last = Some(match sent {
+                Ok(response) if response.status().is_success() => {
+                    let mut opened = client.stream_from(response, cancel)?;
+                    opened.set_attempts(attempt);
+                    return Ok(opened);
+                }
+                Ok(response) => {
+                    let limit = client.inner.limits.max_error_body;
+                    http_error(response, limit, cancel)
+                }
+                Err(_) if cancel.is_cancelled() => (cancelled(), None),
+                Err(e) => (call_error(e), None),
+            });
+        }
+    }
+
+    /// Returns the error when it is final; otherwise waits as a retry should.
+    fn wait_before_retry(
+        &self,
+        error: Error,
+        should_retry: Option<bool>,
+        attempt: u32,
+        cancel: &CancelHandle,
+    ) -> Result<()> {
+        let error = error.with_attempts(attempt);
+        let max_retries = self.client.inner.max_retries;
+        if attempt > max_retries || !retry::is_retryable(&error, should_retry) {
+            return Err(error);
+        }
+        let wait = match error.retry_after() {
+            Some(wait) if wait > retry::MAX_SERVER_WAIT => {
+                return Err(too_long_a_wait(error, wait));
+            }
+            Some(wait) => wait,
+            None => retry::backoff(attempt - 1),
+        };
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() + wait >= deadline)
+        {
+            let message = format!(
+                "{} (not retried: the total timeout would expire first)",
+                error.message()
+            );
+            return Err(error.with_message(message));
+        }
+        if !cancel.sleep(wait) {
+            return Err(cancelled().with_attempts(attempt));
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 
 use crate::cancel::CancelHandle;
 use crate::chunk::{self, Chunk, DeltaFields, ToolCallFragment};
-use crate::client::{Flavor, Limits};
+use crate::client::{Flavor, Limits, Resend};
 use crate::completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::sse;
@@ -39,6 +39,8 @@ pub struct ChatStream {
     cancel: CancelHandle,
     /// The fast path for usual chunks (token mode only).
     fast: chunk::FastDecoder,
+    /// How to send the request again, until something is handed out.
+    resend: Option<Box<Resend>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +116,7 @@ impl ChatStream {
             },
             cancel,
             fast: chunk::FastDecoder::default(),
+            resend: None,
         }
     }
 
@@ -143,6 +146,13 @@ impl ChatStream {
         self.progress.request_id = request_id;
     }
 
+    /// Keeps what it takes to retry if the connection dies before the first token.
+    pub(crate) fn keep_for_retry(&mut self, resend: Resend) {
+        if self.decoder.is_some() {
+            self.resend = Some(Box::new(resend));
+        }
+    }
+
     pub(crate) fn set_attempts(&mut self, attempts: u32) {
         self.progress.attempts = attempts;
     }
@@ -152,13 +162,14 @@ impl ChatStream {
     /// `None` when the stream finished normally; `Some(Err(_))` once when it failed, then
     /// `None`.
     pub fn next_token(&mut self) -> Option<Result<&str>> {
-        while let Some(delta) = self.progress.pending.pop_front() {
-            if let Delta::Content(text) = delta {
-                self.progress.token = text;
-                return Some(Ok(&self.progress.token));
-            }
-        }
         loop {
+            // Deltas queued by `next_event`, or by a whole JSON answer.
+            while let Some(delta) = self.progress.pending.pop_front() {
+                if let Delta::Content(text) = delta {
+                    self.progress.token = text;
+                    return Some(Ok(&self.progress.token));
+                }
+            }
             match self.step(Mode::Tokens) {
                 Ok(Step::Produced) => return Some(Ok(&self.progress.token)),
                 Ok(Step::Continue) => {}
@@ -273,14 +284,49 @@ impl ChatStream {
                 self.close(State::Done);
                 Ok(Step::Finished)
             }
-            Ok(step) => Ok(step),
+            Ok(Step::Produced) => {
+                // Something reached the caller: from now on a failure is final.
+                self.resend = None;
+                Ok(Step::Produced)
+            }
+            Ok(Step::Continue) => Ok(Step::Continue),
             Err(e) => {
-                self.close(State::Failed);
-                Err(e
+                let e = e
                     .with_request_id(self.progress.request_id.clone())
-                    .with_attempts(self.progress.attempts))
+                    .with_attempts(self.progress.attempts);
+                match self.retry_before_first_token(e) {
+                    Ok(()) => Ok(Step::Continue),
+                    Err(e) => {
+                        self.close(State::Failed);
+                        Err(e)
+                    }
+                }
             }
         }
+    }
+
+    /// A connection that died before anything reached the caller (reset, closed early)
+    /// is retried like one that failed before its headers: same budget, waits and
+    /// deadline. Returns the error to report when it is not retried, or fails again.
+    fn retry_before_first_token(&mut self, error: Error) -> Result<()> {
+        let retryable = matches!(error.kind(), ErrorKind::Truncated | ErrorKind::Io);
+        let Some(resend) = self.resend.take().filter(|_| retryable) else {
+            return Err(error);
+        };
+        // The new stream shares the cancellation without owning the agent's slot, so that
+        // dropping its husk below does not detach the agent this stream still uses.
+        let cancel = self.cancel.unslotted();
+        let attempts = self.progress.attempts;
+        // Already judged retryable above; the budget, waits and deadline still apply.
+        let verdict = Some(true);
+        let mut next = resend.attempts(&cancel, attempts, Some((error, verdict)))?;
+        self.decoder = next.decoder.take();
+        self.progress = std::mem::take(&mut next.progress);
+        // `Done` when the server answered with a whole JSON completion this time.
+        self.state = next.state;
+        self.fast = chunk::FastDecoder::default();
+        self.resend = Some(resend);
+        Ok(())
     }
 
     fn read_event(&mut self, mode: Mode) -> Result<Step> {

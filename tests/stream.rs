@@ -869,3 +869,101 @@ fn one_client_is_shared_by_many_threads() {
         assert_eq!(thread.join().unwrap(), "shared client");
     }
 }
+
+// ---------------------------------------------------------------- retries before the first token
+
+fn retrying_client(server: &Server, retries: u32) -> Client {
+    ClientBuilder::new()
+        .base_url(server.base())
+        .max_retries(retries)
+        .build()
+        .unwrap()
+}
+
+/// A 200 whose body dies before any content: reset right after the headers, or after a
+/// role chunk that hands nothing to the caller.
+fn dies_early(role_first: bool) -> impl Fn(&mut Conn) + Send + Sync + 'static {
+    move |conn: &mut Conn| {
+        conn.start_sse();
+        if role_first {
+            conn.sse_data(&role_json());
+        }
+        conn.reset();
+    }
+}
+
+#[test]
+fn a_stream_that_dies_before_its_first_token_is_sent_again() {
+    for role_first in [false, true] {
+        let server = Server::start(fail_then(1, dies_early(role_first), serve_tokens(&["ok"])));
+        let mut stream = retrying_client(&server, 2).stream(&hello()).unwrap();
+        assert_eq!(stream.next_token().unwrap().unwrap(), "ok");
+        assert!(stream.next_token().is_none());
+        assert_eq!(stream.attempts(), 2);
+        assert_eq!(server.request_count(), 2);
+    }
+}
+
+#[test]
+fn events_are_retried_before_the_first_delta_too() {
+    let server = Server::start(fail_then(2, dies_early(true), serve_tokens(&["x"])));
+    let mut stream = retrying_client(&server, 2).stream(&hello()).unwrap();
+    assert_eq!(
+        stream.next_event().unwrap().unwrap(),
+        Delta::Content("x".into())
+    );
+    assert_eq!(stream.attempts(), 3);
+}
+
+#[test]
+fn the_retry_budget_covers_early_deaths_and_then_reports_them() {
+    let server = Server::start(dies_early(false));
+    let mut stream = retrying_client(&server, 1).stream(&hello()).unwrap();
+    let err = stream.next_token().unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Truncated);
+    assert_eq!(err.attempts(), 2);
+    assert_eq!(server.request_count(), 2);
+    let server = Server::start(dies_early(false));
+    let err = retrying_client(&server, 0)
+        .stream(&hello())
+        .unwrap()
+        .next_token()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((err.kind(), err.attempts()), (ErrorKind::Truncated, 1));
+}
+
+#[test]
+fn nothing_is_sent_again_once_a_token_was_handed_out() {
+    let server = Server::start(|conn: &mut Conn| {
+        conn.start_sse().sse_data(&chunk_json("seen")).reset();
+    });
+    let (text, err) = drain(retrying_client(&server, 2).stream(&hello()).unwrap());
+    assert_eq!(text, "seen");
+    assert_eq!(err.unwrap().kind(), ErrorKind::Truncated);
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn a_stream_sent_again_can_still_be_cancelled() {
+    let server = Server::start(fail_then(1, dies_early(false), |conn: &mut Conn| {
+        conn.start_sse().sse_data(&role_json()).stall();
+    }));
+    let mut stream = retrying_client(&server, 2).stream(&hello()).unwrap();
+    let cancel = stream.cancel_handle();
+    let started = std::time::Instant::now();
+    let err = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Cancel the second connection, blocked in a read, not the wait before it.
+            assert!(server.wait_for_requests(2, secs(20)));
+            std::thread::sleep(ms(100));
+            cancel.cancel();
+        });
+        stream.next_token().unwrap().unwrap_err()
+    });
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    // Generous: a cancel that could not reach the second socket would wait for the
+    // server to give up (two minutes).
+    assert!(started.elapsed() < secs(60), "the cancel did not interrupt the second read");
+    assert_eq!(server.request_count(), 2);
+}

@@ -964,6 +964,9 @@ fn a_stream_sent_again_can_still_be_cancelled() {
     assert_eq!(err.kind(), ErrorKind::Cancelled);
     // Generous: a cancel that could not reach the second socket would wait for the
     // server to give up (two minutes).
-    assert!(started.elapsed() < secs(60), "the cancel did not interrupt the second read");
+    assert!(
+        started.elapsed() < secs(60),
+        "the cancel did not interrupt the second read"
+    );
     assert_eq!(server.request_count(), 2);
 }

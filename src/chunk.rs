@@ -642,62 +642,75 @@ mod fast {
             self.literal(b"ull")
         }
 
-        /// The top-level object.
-        fn chunk(&mut self) -> Option<Chunk<'a>> {
+        /// Walks an object: calls `member` with each key (positioned at its value), which
+        /// reads or skips the value and returns the key's bit (0 for keys it ignores). A
+        /// key seen twice fails the fast path, since serde rejects duplicate fields.
+        fn members(
+            &mut self,
+            mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<u8>,
+        ) -> Option<()> {
             if self.next_token()? != b'{' {
                 return None;
             }
-            let mut chunk = Chunk::default();
             self.ws();
             if self.peek() == Some(b'}') {
                 self.pos += 1;
-                return Some(chunk);
+                return Some(());
             }
             let mut seen = 0u8;
             loop {
                 let key = self.key()?;
-                let bit = match key {
-                    b"id" => {
-                        chunk.id = self.text()?;
-                        1
-                    }
-                    b"model" => {
-                        chunk.model = self.text()?;
-                        2
-                    }
-                    b"choices" => {
-                        chunk.choice = self.choices()?;
-                        4
-                    }
-                    b"type" => {
-                        chunk.kind = self.text()?;
-                        8
-                    }
-                    b"usage" => {
-                        self.null()?;
-                        16
-                    }
-                    b"error" => {
-                        self.null()?;
-                        32
-                    }
-                    b"message" => {
-                        self.null()?;
-                        64
-                    }
-                    _ => {
-                        self.skip_value()?;
-                        0
-                    }
-                };
+                let bit = member(self, key)?;
                 if seen & bit != 0 {
                     return None;
                 }
                 seen |= bit;
                 if !self.member_end()? {
-                    return Some(chunk);
+                    return Some(());
                 }
             }
+        }
+
+        /// The top-level object.
+        fn chunk(&mut self) -> Option<Chunk<'a>> {
+            let mut chunk = Chunk::default();
+            self.members(|p, key| {
+                Some(match key {
+                    b"id" => {
+                        chunk.id = p.text()?;
+                        1
+                    }
+                    b"model" => {
+                        chunk.model = p.text()?;
+                        2
+                    }
+                    b"choices" => {
+                        chunk.choice = p.choices()?;
+                        4
+                    }
+                    b"type" => {
+                        chunk.kind = p.text()?;
+                        8
+                    }
+                    b"usage" => {
+                        p.null()?;
+                        16
+                    }
+                    b"error" => {
+                        p.null()?;
+                        32
+                    }
+                    b"message" => {
+                        p.null()?;
+                        64
+                    }
+                    _ => {
+                        p.skip_value()?;
+                        0
+                    }
+                })
+            })?;
+            Some(chunk)
         }
 
         /// `choices`: `null`, or an array whose first element (an object) is kept.
@@ -727,78 +740,52 @@ mod fast {
         }
 
         fn choice(&mut self) -> Option<Choice<'a>> {
-            if self.next_token()? != b'{' {
-                return None;
-            }
             let mut choice = Choice::default();
-            self.ws();
-            if self.peek() == Some(b'}') {
-                self.pos += 1;
-                return Some(choice);
-            }
-            let mut seen = 0u8;
-            loop {
-                let key = self.key()?;
-                let bit = match key {
+            self.members(|p, key| {
+                Some(match key {
                     // `message` is an alias of `delta`: both count as the same field.
                     b"delta" | b"message" => {
-                        choice.delta = match self.next_token()? {
+                        choice.delta = match p.next_token()? {
                             b'n' => {
-                                self.literal(b"ull")?;
+                                p.literal(b"ull")?;
                                 None
                             }
                             b'{' => {
-                                self.pos -= 1;
-                                Some(self.delta()?)
+                                p.pos -= 1;
+                                Some(p.delta()?)
                             }
                             _ => return None,
                         };
                         1
                     }
                     b"finish_reason" => {
-                        choice.finish_reason = self.text()?;
+                        choice.finish_reason = p.text()?;
                         2
                     }
                     _ => {
-                        self.skip_value()?;
+                        p.skip_value()?;
                         0
                     }
-                };
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
-                if !self.member_end()? {
-                    return Some(choice);
-                }
-            }
+                })
+            })?;
+            Some(choice)
         }
 
         fn delta(&mut self) -> Option<DeltaFields<'a>> {
-            if self.next_token()? != b'{' {
-                return None;
-            }
             let mut delta = DeltaFields::default();
-            self.ws();
-            if self.peek() == Some(b'}') {
-                self.pos += 1;
-                return Some(delta);
-            }
-            let mut seen = 0u8;
-            loop {
-                let key = self.key()?;
-                let bit = match key {
+            self.members(|p, key| {
+                Some(match key {
                     b"content" => {
-                        delta.content = match self.next_token()? {
+                        delta.content = match p.next_token()? {
                             b'n' => {
-                                self.literal(b"ull")?;
+                                p.literal(b"ull")?;
                                 None
                             }
                             b'"' => {
                                 // Checked and decoded by `finish`, once the whole chunk is
                                 // known to be valid.
-                                let s = self.string()?;
-                                self.content = Some(RawContent {
+                                let s = p.string()?;
+                                p.content = Some(RawContent {
                                     range: (s.range.start, s.range.end),
                                     escaped: s.escaped,
                                 });
@@ -809,34 +796,28 @@ mod fast {
                         1
                     }
                     b"reasoning" => {
-                        delta.reasoning = self.text()?;
+                        delta.reasoning = p.text()?;
                         2
                     }
                     b"reasoning_content" => {
-                        delta.reasoning_content = self.text()?;
+                        delta.reasoning_content = p.text()?;
                         4
                     }
                     b"refusal" => {
-                        delta.refusal = self.text()?;
+                        delta.refusal = p.text()?;
                         8
                     }
                     b"tool_calls" => {
-                        self.null()?;
+                        p.null()?;
                         16
                     }
                     _ => {
-                        self.skip_value()?;
+                        p.skip_value()?;
                         0
                     }
-                };
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
-                if !self.member_end()? {
-                    return Some(delta);
-                }
-            }
+                })
+            })?;
+            Some(delta)
         }
 
         /// Skips any value, checking its syntax as strictly as serde_json does (strings are
@@ -966,7 +947,8 @@ mod fast {
                 b'r' => '\r',
                 b't' => '\t',
                 _ => {
-                    // `\uXXXX`, possibly the first half of a surrogate pair.
+                    // `\u` and four hex digits: a code unit, maybe a high surrogate
+                    // whose low half must follow.
                     let first = hex4(&bytes[i + 2..i + 6]);
                     i += 6;
                     let code = match first {

@@ -14,12 +14,11 @@ use std::time::Instant;
 
 use support::*;
 use upstage::{
-    CancelHandle, ChatRequest, ChatStream, Client, ClientBuilder, Error, ErrorKind, Message,
-    TimeoutPhase,
+    CancelHandle, ChatRequest, ChatStream, Client, ClientBuilder, Error, ErrorKind, TimeoutPhase,
 };
 
 fn request() -> ChatRequest {
-    ChatRequest::new("solar-pro2").message(Message::user("Hi"))
+    hi_request()
 }
 
 /// A client for `server`, never through a proxy from the environment.
@@ -27,16 +26,8 @@ fn builder(server: &Server) -> ClientBuilder {
     Client::builder().base_url(server.base()).proxy(None)
 }
 
-/// Reads the stream to its end: the tokens, and the error if it failed.
 fn drain(stream: &mut ChatStream) -> (Vec<String>, Option<Error>) {
-    let mut tokens = Vec::new();
-    while let Some(item) = stream.next_token() {
-        match item {
-            Ok(token) => tokens.push(token.to_owned()),
-            Err(e) => return (tokens, Some(e)),
-        }
-    }
-    (tokens, None)
+    drain_tokens(stream)
 }
 
 /// Opens a stream and reads it to its end; an error while opening has no tokens.

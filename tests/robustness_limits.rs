@@ -9,21 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use support::*;
-use upstage::{ChatRequest, ChatStream, Client, Error, ErrorKind, Limits, Message};
+use upstage::{ChatRequest, ChatStream, Client, Error, ErrorKind, Limits};
 
 fn request() -> ChatRequest {
-    ChatRequest::new("solar-pro2").message(Message::user("Hi"))
+    hi_request()
 }
 
 fn drain(stream: &mut ChatStream) -> (Vec<String>, Option<Error>) {
-    let mut tokens = Vec::new();
-    while let Some(item) = stream.next_token() {
-        match item {
-            Ok(token) => tokens.push(token.to_owned()),
-            Err(e) => return (tokens, Some(e)),
-        }
-    }
-    (tokens, None)
+    drain_tokens(stream)
 }
 
 /// Writes `block` through `conn.body` until the client goes away or `cap` bytes were

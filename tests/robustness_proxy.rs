@@ -22,7 +22,7 @@ use std::thread;
 use std::time::Instant;
 
 use support::*;
-use upstage::{ChatRequest, Client, ErrorKind, Message};
+use upstage::{ChatRequest, Client, ErrorKind};
 
 const USER: &str = "robust";
 const PASSWORD: &str = "s3cret-pw";
@@ -40,7 +40,7 @@ const PROXY_VARS: [&str; 8] = [
 ];
 
 fn request() -> ChatRequest {
-    ChatRequest::new("solar-pro2").message(Message::user("Hi"))
+    hi_request()
 }
 
 // ---- daemons --------------------------------------------------------------------

@@ -20,11 +20,11 @@ use std::time::Instant;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use support::{chunk_json, finish_json, ms, secs};
-use upstage::{ChatRequest, Client, Error, ErrorKind, Message, TimeoutPhase};
+use support::{chunk_json, drain_tokens, finish_json, hi_request, ms, secs};
+use upstage::{ChatRequest, Client, Error, ErrorKind, TimeoutPhase};
 
 fn request() -> ChatRequest {
-    ChatRequest::new("solar-pro2").message(Message::user("Hi"))
+    hi_request()
 }
 
 // ---- certificates ---------------------------------------------------------------
@@ -360,14 +360,7 @@ fn drain(client: &Client) -> (Vec<String>, Option<Error>) {
         Ok(stream) => stream,
         Err(e) => return (Vec::new(), Some(e)),
     };
-    let mut tokens = Vec::new();
-    while let Some(item) = stream.next_token() {
-        match item {
-            Ok(token) => tokens.push(token.to_owned()),
-            Err(e) => return (tokens, Some(e)),
-        }
-    }
-    (tokens, None)
+    drain_tokens(&mut stream)
 }
 
 // ---- tests ----------------------------------------------------------------------

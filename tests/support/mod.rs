@@ -63,3 +63,20 @@ pub fn client_for(server: &Server) -> upstage::Client {
         .build()
         .expect("a loopback base URL is valid")
 }
+
+/// The request most tests send: one user message to the canned model.
+pub fn hi_request() -> upstage::ChatRequest {
+    upstage::ChatRequest::new(TEST_MODEL).message(upstage::Message::user("Hi"))
+}
+
+/// Reads a stream to its end: the tokens, and the error if it failed.
+pub fn drain_tokens(stream: &mut upstage::ChatStream) -> (Vec<String>, Option<upstage::Error>) {
+    let mut tokens = Vec::new();
+    while let Some(item) = stream.next_token() {
+        match item {
+            Ok(token) => tokens.push(token.to_owned()),
+            Err(e) => return (tokens, Some(e)),
+        }
+    }
+    (tokens, None)
+}

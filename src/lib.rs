@@ -48,6 +48,7 @@ mod request;
 mod retry;
 mod sse;
 mod stream;
+mod tool_calls;
 mod transport;
 
 pub use cancel::CancelHandle;

@@ -35,6 +35,7 @@
 #![deny(unsafe_code)]
 
 mod cancel;
+mod choices;
 mod chunk;
 mod client;
 mod completion;

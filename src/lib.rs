@@ -45,6 +45,7 @@ mod error;
 pub mod ffi;
 mod models;
 mod prompt;
+mod python_json;
 mod request;
 mod retry;
 mod sse;

@@ -287,7 +287,11 @@ impl<'de> Deserialize<'de> for WireLogprobs {
                     let top = tops.next().flatten().map(|t| t.0).unwrap_or_default();
                     logprobs.content.push(TokenLogprob {
                         token: token.unwrap_or_default(),
-                        logprob: values.get(i).copied().flatten().unwrap_or(f64::NEG_INFINITY),
+                        logprob: values
+                            .get(i)
+                            .copied()
+                            .flatten()
+                            .unwrap_or(f64::NEG_INFINITY),
                         bytes: None,
                         top_logprobs: top,
                     });
@@ -466,7 +470,10 @@ mod tests {
             r#"{"content":[{"token":"a","logprob":"x"}]}"#,
             r#"{"content":{}}"#,
         ] {
-            assert!(serde_json::from_str::<WireLogprobs>(json).is_err(), "{json}");
+            assert!(
+                serde_json::from_str::<WireLogprobs>(json).is_err(),
+                "{json}"
+            );
         }
     }
 
@@ -512,7 +519,10 @@ mod tests {
             ..Choice::default()
         };
         let message = choice.to_message();
-        assert_eq!((message.role(), message.content()), ("assistant", &Value::Null));
+        assert_eq!(
+            (message.role(), message.content()),
+            ("assistant", &Value::Null)
+        );
         assert_eq!(
             message.field("tool_calls"),
             Some(&serde_json::json!([{"id": "call_1", "type": "function",
@@ -520,7 +530,9 @@ mod tests {
         );
         assert_eq!(message.field("reasoning_content"), None);
         assert_eq!(
-            choice.to_message_with_reasoning().field("reasoning_content"),
+            choice
+                .to_message_with_reasoning()
+                .field("reasoning_content"),
             Some(&Value::from("think"))
         );
         let text = Choice {

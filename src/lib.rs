@@ -40,6 +40,7 @@ mod chunk;
 mod client;
 mod completion;
 mod error;
+mod in_band;
 // The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment.
 #[allow(unsafe_code)]
 pub mod ffi;

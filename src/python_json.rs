@@ -271,7 +271,16 @@ mod tests {
 
     #[test]
     fn invalid_json_is_rejected_with_serde_jsons_message() {
-        for text in ["", "[1,]", "{\"a\" 1}", "01", "NaN", "\"\\ud800\"", "[1] x", "\"\u{1}\""] {
+        for text in [
+            "",
+            "[1,]",
+            "{\"a\" 1}",
+            "01",
+            "NaN",
+            "\"\\ud800\"",
+            "[1] x",
+            "\"\u{1}\"",
+        ] {
             assert!(parse(text).is_err(), "{text:?}");
         }
     }

@@ -224,9 +224,7 @@ impl ToolCallAssembler {
                 // call's name before that call's arguments are complete.
                 None => self.last.filter(|&at| {
                     let call = &self.calls[at];
-                    name.map_or(true, |name| {
-                        call.name == name && !is_json(&call.arguments)
-                    })
+                    name.map_or(true, |name| call.name == name && !is_json(&call.arguments))
                 }),
             },
         };
@@ -437,7 +435,10 @@ mod tests {
                 name.push_str(d.name.as_deref().unwrap_or_default());
                 arguments.push_str(&d.arguments);
             }
-            assert_eq!((&id, &name, &arguments), (&call.id, &call.name, &call.arguments));
+            assert_eq!(
+                (&id, &name, &arguments),
+                (&call.id, &call.name, &call.arguments)
+            );
         }
         for (position, call) in calls.iter().enumerate() {
             assert_eq!(call.index as usize, position);
@@ -558,7 +559,10 @@ mod tests {
                 r#"[{"index":0,"id":"tool-2","type":"function","function":{"name":"f","arguments":""}}]"#,
                 r#"[{"index":0,"id":"","type":"function","function":{"arguments":"{\"q\":2}"}}]"#,
             ]),
-            [call("tool-1", "f", r#"{"q":1}"#), call("tool-2", "f", r#"{"q":2}"#)]
+            [
+                call("tool-1", "f", r#"{"q":1}"#),
+                call("tool-2", "f", r#"{"q":2}"#)
+            ]
         );
     }
 
@@ -706,8 +710,9 @@ mod tests {
     #[test]
     fn arguments_of_other_types_are_protocol_errors() {
         for arguments in ["1", "true", "-0.5"] {
-            let fragment =
-                format!(r#"[{{"index":0,"id":"a","function":{{"name":"f","arguments":{arguments}}}}}]"#);
+            let fragment = format!(
+                r#"[{{"index":0,"id":"a","function":{{"name":"f","arguments":{arguments}}}}}]"#
+            );
             protocol_error(&[&fragment]);
         }
     }
@@ -736,8 +741,17 @@ mod tests {
 
     #[test]
     fn tool_calls_of_other_shapes_are_decode_errors() {
-        for value in ["1", "\"x\"", "[1]", r#"[{"function":"f"}]"#, r#"[{"id":5}]"#] {
-            assert!(serde_json::from_str::<WireToolCalls>(value).is_err(), "{value}");
+        for value in [
+            "1",
+            "\"x\"",
+            "[1]",
+            r#"[{"function":"f"}]"#,
+            r#"[{"id":5}]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<WireToolCalls>(value).is_err(),
+                "{value}"
+            );
         }
     }
 

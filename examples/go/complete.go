@@ -25,6 +25,11 @@ type Completion struct {
 	// Usage is nil when the server did not report it.
 	Usage     *Usage
 	ToolCalls []ToolCall
+	// Logprobs is choice 0's log probabilities: nil unless asked for and sent.
+	Logprobs *Logprobs
+	// Choices are every answer, ordered by index (one unless the request set "n"); the
+	// fields above repeat choice 0.
+	Choices []Choice
 }
 
 // ToolCall is a whole tool call, its arguments assembled from every fragment.
@@ -35,6 +40,9 @@ type ToolCall struct {
 	Name string
 	// Arguments is the JSON text of the arguments.
 	Arguments string
+	// ArgumentsValid reports whether Arguments is one complete JSON value; check it before
+	// calling a tool (a model may stop mid-object).
+	ArgumentsValid bool
 }
 
 // Complete sends req as a non-streaming request ("stream": false) and waits for the whole
@@ -155,17 +163,10 @@ func completionFrom(c *C.upstage_completion) *Completion {
 		usage := usageFrom(&u)
 		out.Usage = &usage
 	}
-	n := C.upstage_completion_tool_call_count(c)
-	for i := C.size_t(0); i < n; i++ {
-		call := ToolCall{
-			ID:   goStringOrEmpty(C.upstage_completion_tool_call_id(c, i)),
-			Name: goStringOrEmpty(C.upstage_completion_tool_call_name(c, i)),
-		}
-		var argLen C.size_t
-		if p := C.upstage_completion_tool_call_arguments(c, i, &argLen); p != nil {
-			call.Arguments = C.GoStringN(p, C.int(argLen))
-		}
-		out.ToolCalls = append(out.ToolCalls, call)
+	out.Choices = choicesFrom(c)
+	if len(out.Choices) > 0 {
+		out.ToolCalls = out.Choices[0].ToolCalls
+		out.Logprobs = out.Choices[0].Logprobs
 	}
 	return out
 }

@@ -25,10 +25,13 @@ const (
 	EventFinish EventKind = C.UPSTAGE_EVENT_FINISH
 	// EventUsage is the token usage (Usage).
 	EventUsage EventKind = C.UPSTAGE_EVENT_USAGE
+	// EventLogprobs is the log probabilities of the tokens of a chunk (Logprobs), when
+	// asked for (Params: {"logprobs": true}).
+	EventLogprobs EventKind = C.UPSTAGE_EVENT_LOGPROBS
 )
 
 // String returns the kind's name: "content", "reasoning", "tool_call", "refusal",
-// "finish", "usage".
+// "finish", "usage", "logprobs".
 func (k EventKind) String() string {
 	switch k {
 	case EventContent:
@@ -43,6 +46,8 @@ func (k EventKind) String() string {
 		return "finish"
 	case EventUsage:
 		return "usage"
+	case EventLogprobs:
+		return "logprobs"
 	}
 	return "unknown"
 }
@@ -61,6 +66,11 @@ type Event struct {
 	ToolName  string
 	// Usage is set for EventUsage.
 	Usage Usage
+	// Logprobs is set for EventLogprobs.
+	Logprobs *Logprobs
+	// Choice is the choice the event belongs to: always 0 from NextEvent, any from
+	// NextChoiceEvent.
+	Choice int
 }
 
 // Usage is the token usage the server reported.
@@ -110,19 +120,26 @@ func (s *Stream) NextEvent() bool {
 		st.end(rc, &cerr)
 		return false
 	}
+	st.event = st.eventFrom(&ev)
+	return true
+}
+
+// eventFrom converts a C event; the caller holds busy.
+func (st *streamState) eventFrom(ev *C.upstage_event) Event {
 	e := Event{Kind: EventKind(ev.kind), ToolIndex: int(ev.tool_index)}
 	if ev.text != nil {
 		e.Text = C.GoStringN(ev.text, C.int(ev.len))
 	}
-	if e.Kind == EventToolCall {
+	switch e.Kind {
+	case EventToolCall:
 		e.ToolID = goStringOrEmpty(ev.tool_id)
 		e.ToolName = goStringOrEmpty(ev.tool_name)
-	}
-	if e.Kind == EventUsage {
+	case EventUsage:
 		e.Usage = usageFrom(&ev.usage)
+	case EventLogprobs:
+		e.Logprobs = st.eventLogprobs()
 	}
-	st.event = e
-	return true
+	return e
 }
 
 // Event returns the event the last successful NextEvent produced.

@@ -18,6 +18,14 @@ type Message struct {
 	Role string `json:"role"`
 	// Content is the message text.
 	Content string `json:"content"`
+	// ToolCallID is the tool call a "tool" message answers (see Tool).
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	// ToolCalls are the calls of an "assistant" message that asked for tools (see
+	// Completion.Message); its Content may then be "".
+	ToolCalls []ToolCall `json:"-"`
+	// Reasoning is sent back as reasoning_content when not "" (see
+	// Choice.MessageWithReasoning).
+	Reasoning string `json:"-"`
 }
 
 // System returns a system message.
@@ -66,6 +74,12 @@ func (r *Request) build() (*C.upstage_request, error) {
 func (r *Request) fill(req *C.upstage_request) error {
 	for i := range r.Messages {
 		m := &r.Messages[i]
+		if m.needsJSON() {
+			if err := m.addJSON(req); err != nil {
+				return err
+			}
+			continue
+		}
 		role, err := cString("message role", m.Role)
 		if err != nil {
 			return err

@@ -7,6 +7,18 @@ public struct Message: Codable, Equatable, Sendable {
     public var role: String
     /// The message text.
     public var content: String
+    /// The tool call a `"tool"` message answers (see `Message.tool(id:content:)`).
+    public var toolCallID: String?
+    /// The calls of an `"assistant"` message that asked for tools (see
+    /// `Completion.message()`); its content may then be empty.
+    public var toolCalls: [Completion.ToolCall] = []
+    /// Sent back as `reasoning_content` when set (see `Choice.messageWithReasoning()`).
+    public var reasoning: String?
+
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case toolCallID = "tool_call_id"
+    }
 
     public init(role: String, content: String) {
         self.role = role
@@ -53,6 +65,12 @@ public struct Request: Sendable {
         }
         do {
             for m in messages {
+                if m.needsJSON {
+                    try check(
+                        upstage_request_add_message_json(req, try cSafe(m.jsonText(), "message")),
+                        "invalid message")
+                    continue
+                }
                 try check(
                     upstage_request_add_message(req, try cSafe(m.role, "role"), try cSafe(m.content, "content")),
                     "invalid message")

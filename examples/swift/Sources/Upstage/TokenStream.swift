@@ -57,7 +57,8 @@ public final class TokenStream: @unchecked Sendable {
         return try end(rc, err)
     }
 
-    /// The next event of any kind, or nil at the normal end. May be mixed with `next()`.
+    /// The next event of choice 0 (and usage), or nil at the normal end. May be mixed with
+    /// `next()`. See `nextChoiceEvent()` for requests with several choices.
     public func nextEvent() throws -> Event? {
         busy.lock()
         defer { busy.unlock() }
@@ -66,6 +67,32 @@ public final class TokenStream: @unchecked Sendable {
         var err = upstage_error()
         let rc = upstage_stream_next_event(s, &ev, &err)
         guard rc == UPSTAGE_OK else { return try end(rc, err) }
+        return event(s, ev)
+    }
+
+    /// The next event of any choice with the choice's index (usage comes with choice 0), or
+    /// nil at the normal end.
+    public func nextChoiceEvent() throws -> (choice: Int, event: Event)? {
+        busy.lock()
+        defer { busy.unlock() }
+        guard let s = handle, !ended else { return nil }
+        var ev = upstage_choice_event()
+        var err = upstage_error()
+        let rc = upstage_stream_next_choice_event(s, &ev, &err)
+        guard rc == UPSTAGE_OK else { return try end(rc, err) }
+        return (Int(ev.choice), event(s, ev.event))
+    }
+
+    /// Runs `body` with the open handle, holding `busy`.
+    func withHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        busy.lock()
+        defer { busy.unlock() }
+        guard let s = handle else { throw UpstageError(.invalidArgument, "the stream is closed") }
+        return try body(s)
+    }
+
+    /// Converts a C event (its texts are borrowed: copied here). The caller holds `busy`.
+    private func event(_ s: OpaquePointer, _ ev: upstage_event) -> Event {
         let text = ev.text.map {
             String(decoding: UnsafeRawBufferPointer(start: $0, count: ev.len), as: UTF8.self)
         } ?? ""
@@ -84,6 +111,12 @@ public final class TokenStream: @unchecked Sendable {
             return .finish(text)
         case UPSTAGE_EVENT_USAGE:
             return .usage(Usage(ev.usage))
+        case UPSTAGE_EVENT_LOGPROBS:
+            return .logprobs(readLogprobs(
+                count: { upstage_stream_event_logprob_count(s, $0) },
+                entry: { upstage_stream_event_logprob(s, $0, $1, $2) },
+                top: { upstage_stream_event_top_logprob(s, $0, $1, $2, $3) })
+                ?? Logprobs(content: [], refusal: []))
         default:
             return .content(text)
         }
@@ -209,6 +242,8 @@ public enum Event: Equatable, Sendable {
     case finish(String)
     /// Token usage.
     case usage(Usage)
+    /// The log probabilities of a chunk's tokens, when asked for.
+    case logprobs(Logprobs)
 }
 
 /// Token counts reported by the server.
@@ -248,6 +283,15 @@ public struct Completion: Equatable, Sendable {
         public var name: String
         /// JSON text.
         public var arguments: String
+        /// Whether `arguments` is one complete JSON value: check before calling a tool.
+        public var argumentsValid: Bool
+
+        public init(id: String, name: String, arguments: String, argumentsValid: Bool = true) {
+            self.id = id
+            self.name = name
+            self.arguments = arguments
+            self.argumentsValid = argumentsValid
+        }
     }
 
     public var content: String
@@ -259,6 +303,11 @@ public struct Completion: Equatable, Sendable {
     public var requestID: String?
     public var usage: Usage?
     public var toolCalls: [ToolCall]
+    /// Choice 0's log probabilities: nil unless asked for and sent.
+    public var logprobs: Logprobs?
+    /// Every answer, ordered by index (one unless the request set `n`); the properties
+    /// above repeat choice 0.
+    public var choices: [Choice]
 
     /// Copies everything out of an `upstage_completion *`.
     init(_ c: OpaquePointer) {
@@ -278,11 +327,8 @@ public struct Completion: Equatable, Sendable {
         requestID = string(upstage_completion_request_id(c))
         var u = upstage_usage()
         usage = upstage_completion_usage(c, &u) == UPSTAGE_OK ? Usage(u) : nil
-        toolCalls = (0..<upstage_completion_tool_call_count(c)).map { i in
-            ToolCall(
-                id: string(upstage_completion_tool_call_id(c, i)) ?? "",
-                name: string(upstage_completion_tool_call_name(c, i)) ?? "",
-                arguments: text { upstage_completion_tool_call_arguments($0, i, $1) })
-        }
+        choices = readChoices(c)
+        toolCalls = choices.first?.toolCalls ?? []
+        logprobs = choices.first?.logprobs
     }
 }

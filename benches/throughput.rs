@@ -321,7 +321,7 @@ fn proc_status_kib(path: &str) -> u64 {
 fn client(port: u16) -> Client {
     Client::builder()
         .base_url(format!("http://127.0.0.1:{port}/v1"))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .expect("client")
@@ -423,9 +423,13 @@ fn drain(stream: &mut ChatStream) -> (u64, u64) {
 }
 
 fn request_body() -> Vec<u8> {
-    request()
-        .body(Flavor::Api, MODEL, true)
-        .expect("request body")
+    // The body the client sends for `request()`.
+    let body = serde_json::json!({
+        "model": MODEL,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream": true,
+    });
+    serde_json::to_vec(&body).expect("request body")
 }
 
 fn bare_agent() -> ureq::Agent {

@@ -38,8 +38,8 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, in the order of the C status table.
-    pub const ALL: [ErrorKind; 12] = [
+    /// Every kind, in the order of the C status table (a slice: new kinds may be added).
+    pub const ALL: &'static [ErrorKind] = &[
         ErrorKind::NullArgument,
         ErrorKind::InvalidArgument,
         ErrorKind::Connect,
@@ -74,7 +74,10 @@ impl ErrorKind {
 
     /// The kind whose C status code is `status`, if any.
     pub fn from_status(status: i32) -> Option<ErrorKind> {
-        ErrorKind::ALL.into_iter().find(|k| k.status() == status)
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.status() == status)
     }
 
     /// The stable lower-case name (`"timeout"`, `"http"`, ...), as printed by the CLI.
@@ -176,6 +179,11 @@ impl Error {
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// The request or stream was cancelled through its [`CancelHandle`](crate::CancelHandle).
+    pub(crate) fn cancelled() -> Error {
+        Error::new(ErrorKind::Cancelled, "the request was cancelled")
     }
 
     pub(crate) fn timeout(phase: TimeoutPhase) -> Error {
@@ -326,7 +334,7 @@ mod tests {
                 (-100, "panic"),
             ]
         );
-        for kind in ErrorKind::ALL {
+        for &kind in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_status(kind.status()), Some(kind));
         }
         assert_eq!(ErrorKind::from_status(0), None);

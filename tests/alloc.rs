@@ -155,7 +155,7 @@ fn read_request(conn: &mut TcpStream) {
 fn client(base: &str) -> Client {
     Client::builder()
         .base_url(base)
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap()

@@ -4,7 +4,7 @@ mod support;
 
 use serde_json::json;
 use support::*;
-use upstage::{ChatRequest, Client, Delta, ErrorKind, Message, ToolCall, ToolCallDelta, Usage};
+use upstage::{ChatRequest, Client, Delta, ErrorKind, Message};
 
 fn client(server: &Server) -> Client {
     client_for(server)
@@ -28,7 +28,7 @@ fn serve_chunks(chunks: Vec<String>) -> Server {
 fn all_events(server: &Server) -> Vec<Delta> {
     let mut stream = client(server).stream(&ask()).unwrap();
     let mut events = Vec::new();
-    while let Some(event) = stream.next_event() {
+    while let Some(event) = stream.next_delta() {
         events.push(event.unwrap());
     }
     events
@@ -86,36 +86,42 @@ fn parallel_tool_calls_interleave_by_index_and_assemble() {
     ];
     let server = serve_chunks(chunks);
     let events = all_events(&server);
+    let Delta::ToolCall(first) = &events[0] else {
+        panic!("not a tool call: {:?}", events[0]);
+    };
     assert_eq!(
-        events[0],
-        Delta::ToolCall(ToolCallDelta {
-            index: 0,
-            id: Some("call_a".into()),
-            name: Some("weather".into()),
-            arguments: "{\"city\": \"Seo".into(),
-        })
+        (first.index, first.id.as_deref(), first.name.as_deref()),
+        (0, Some("call_a"), Some("weather"))
     );
+    assert_eq!(first.arguments, "{\"city\": \"Seo");
     assert_eq!(events.last(), Some(&Delta::Finish("tool_calls".into())));
     let completion = client(&server)
         .stream(&ask())
         .unwrap()
         .into_completion()
         .unwrap();
+    let calls: Vec<(u32, &str, &str, &str)> = completion
+        .tool_calls
+        .iter()
+        .map(|c| {
+            (
+                c.index,
+                c.id.as_str(),
+                c.name.as_str(),
+                c.arguments.as_str(),
+            )
+        })
+        .collect();
     assert_eq!(
-        completion.tool_calls,
+        calls,
         [
-            ToolCall {
-                index: 0,
-                id: "call_a".into(),
-                name: "weather".into(),
-                arguments: "{\"city\": \"Seoul \\\"한\\\" 🎉\"}".into(),
-            },
-            ToolCall {
-                index: 1,
-                id: "call_b".into(),
-                name: "time".into(),
-                arguments: "{\"tz\": \"Asia/Tōkyō\"}".into(),
-            },
+            (
+                0,
+                "call_a",
+                "weather",
+                "{\"city\": \"Seoul \\\"한\\\" 🎉\"}"
+            ),
+            (1, "call_b", "time", "{\"tz\": \"Asia/Tōkyō\"}"),
         ]
     );
     let args: serde_json::Value =
@@ -138,15 +144,16 @@ fn usage_in_a_choices_empty_chunk_or_in_the_last_content_chunk() {
     let tokens: Vec<String> = stream.by_ref().collect::<Result<_, _>>().unwrap();
     assert_eq!(tokens, ["a", "b"]);
     assert_eq!(stream.finish_reason(), Some("length"));
+    let usage = stream.usage().unwrap();
     assert_eq!(
-        stream.usage(),
-        Some(Usage {
-            prompt_tokens: 5,
-            completion_tokens: 2,
-            total_tokens: 7,
-            reasoning_tokens: None,
-            cached_tokens: None
-        })
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens,
+            usage.reasoning_tokens,
+            usage.cached_tokens
+        ),
+        (5, 2, 7, None, None)
     );
 }
 
@@ -201,7 +208,7 @@ fn mixing_next_event_and_next_token_loses_nothing() {
     ]);
     let mut stream = client(&server).stream(&ask()).unwrap();
     assert_eq!(
-        stream.next_event().unwrap().unwrap(),
+        stream.next_delta().unwrap().unwrap(),
         Delta::Reasoning("r".into())
     );
     assert_eq!(stream.next_token().unwrap().unwrap(), "c1");

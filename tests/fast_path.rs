@@ -63,7 +63,7 @@ fn by_tokens(body: &[u8], flavor: Flavor) -> Story {
 fn by_events(body: &[u8], flavor: Flavor) -> Story {
     let mut s = stream(body, flavor);
     let (mut tokens, mut error) = (Vec::new(), None);
-    while let Some(event) = s.next_event() {
+    while let Some(event) = s.next_delta() {
         match event {
             Ok(Delta::Content(t)) => tokens.push(t),
             Ok(_) => {}

@@ -23,7 +23,9 @@ fn request() -> ChatRequest {
 
 /// A client for `server`, never through a proxy from the environment.
 fn builder(server: &Server) -> ClientBuilder {
-    Client::builder().base_url(server.base()).proxy(None)
+    Client::builder()
+        .base_url(server.base())
+        .proxy(upstage::Proxy::Disabled)
 }
 
 fn drain(stream: &mut ChatStream) -> (Vec<String>, Option<Error>) {
@@ -343,7 +345,7 @@ fn a_connect_that_hangs_is_a_connect_timeout() {
     };
     let client = Client::builder()
         .base_url(format!("http://{}/v1", backlog.addr))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .connect_timeout(Some(ms(300)))
         .max_retries(0)
         .build()
@@ -368,7 +370,7 @@ fn connect_timeouts_are_retried() {
     };
     let client = Client::builder()
         .base_url(format!("http://{}/v1", backlog.addr))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .connect_timeout(Some(ms(150)))
         .max_retries(1)
         .build()
@@ -579,7 +581,7 @@ fn a_refused_port_is_a_connect_error_after_every_retry() {
     let port = refused_port();
     let client = Client::builder()
         .base_url(format!("http://127.0.0.1:{port}/v1"))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(2)
         .build()
         .unwrap();
@@ -595,7 +597,7 @@ fn max_retries_zero_tries_once() {
     let port = refused_port();
     let client = Client::builder()
         .base_url(format!("http://127.0.0.1:{port}/v1"))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap();
@@ -818,7 +820,7 @@ fn cancel_during_a_connect_that_hangs() {
     };
     let client = Client::builder()
         .base_url(format!("http://{}/v1", backlog.addr))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .connect_timeout(Some(ms(600)))
         .max_retries(5)
         .build()

@@ -42,13 +42,10 @@ fn an_endless_line_is_a_limit_error() {
         conn.body(b"data: ");
         write_until_gone(conn, &[b'a'; 16 * KIB], 256 * MIB, &counter);
     });
-    let limits = Limits {
-        max_line: 64 * KIB,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_line(64 * KIB);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .limits(limits)
         .max_retries(0)
         .build()
@@ -74,13 +71,10 @@ fn an_endless_event_of_short_data_lines_is_a_limit_error() {
         conn.start_sse().sse_data(&chunk_json("before"));
         write_until_gone(conn, &b"data: x\n".repeat(2 * KIB), 256 * MIB, &counter);
     });
-    let limits = Limits {
-        max_event: 256 * KIB,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_event(256 * KIB);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .limits(limits)
         .max_retries(0)
         .build()
@@ -115,7 +109,7 @@ fn a_one_gib_error_body_is_a_limit_error_with_the_status() {
     let server = Server::start(huge_error_body(Arc::clone(&written)));
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap();
@@ -139,7 +133,7 @@ fn a_huge_error_body_from_a_5xx_is_still_retried() {
     ));
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(1)
         .build()
         .unwrap();
@@ -152,13 +146,10 @@ fn a_huge_error_body_from_a_5xx_is_still_retried() {
 fn a_small_error_body_limit_is_honoured() {
     let body = format!("{{\"error\":{{\"message\":\"{}\"}}}}", "m".repeat(4000));
     let server = Server::start(serve_json(400, &body));
-    let limits = Limits {
-        max_error_body: 1000,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_error_body(1000);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .limits(limits)
         .build()
         .unwrap();
@@ -175,13 +166,10 @@ fn a_huge_json_answer_is_a_limit_error() {
         r#"{{"id":"x","object":"chat.completion","choices":[{{"index":0,"message":{{"role":"assistant","content":"{content}"}},"finish_reason":"stop"}}]}}"#
     );
     let server = Server::start(serve_json(200, &body));
-    let limits = Limits {
-        max_event: 100 * KIB,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_event(100 * KIB);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .limits(limits)
         .max_retries(0)
         .build()
@@ -202,7 +190,7 @@ fn huge_response_headers_are_a_limit_error() {
     });
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap();
@@ -215,18 +203,16 @@ fn huge_response_headers_are_a_limit_error() {
 fn limits_at_exactly_the_size_pass() {
     // A line of exactly max_line bytes (line end excluded) is accepted.
     let event = format!("data: {}", chunk_json("edge"));
-    let limits = Limits {
-        max_line: event.len(),
-        max_event: event.len() - "data: ".len(),
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .with_max_line(event.len())
+        .with_max_event(event.len() - "data: ".len());
     let body = format!("{event}\n\ndata: [DONE]\n\n");
     let server = Server::start(move |conn: &mut Conn| {
         conn.start_sse().body(body.as_bytes()).end_chunks();
     });
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .limits(limits)
         .build()
         .unwrap();
@@ -235,10 +221,7 @@ fn limits_at_exactly_the_size_pass() {
     assert!(error.is_none(), "{error:?}");
     assert_eq!(tokens, ["edge"]);
 
-    let tighter = Limits {
-        max_line: limits.max_line - 1,
-        ..limits
-    };
+    let tighter = limits.with_max_line(limits.max_line - 1);
     let body = format!("{event}\n\ndata: [DONE]\n\n");
     let mut stream =
         ChatStream::from_reader(std::io::Cursor::new(body), upstage::Flavor::Api, tighter);

@@ -88,7 +88,7 @@ fn run_case(case: &Case, can_reset: bool) -> (u64, u64) {
     ));
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .limits(case.limits)
         .max_retries(0)
         .build()
@@ -142,7 +142,7 @@ fn hostile_servers_cost_at_most_the_limit_plus_a_few_mib() {
     let warm = Server::start(serve_tokens(&["warm"]));
     let client = Client::builder()
         .base_url(warm.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .build()
         .unwrap();
     let request = ChatRequest::new("m").message(Message::user("Hi"));
@@ -160,10 +160,7 @@ fn hostile_servers_cost_at_most_the_limit_plus_a_few_mib() {
             head: sse_head,
             prefix: b"data: ",
             block: vec![b'a'; 64 * 1024],
-            limits: Limits {
-                max_line: MIB as usize,
-                ..Limits::default()
-            },
+            limits: Limits::default().with_max_line(MIB as usize),
             budget: MIB,
         },
         Case {
@@ -179,10 +176,7 @@ fn hostile_servers_cost_at_most_the_limit_plus_a_few_mib() {
             head: sse_head,
             prefix: b"",
             block: b"data: x\n".repeat(8 * 1024),
-            limits: Limits {
-                max_event: 4 * MIB as usize,
-                ..Limits::default()
-            },
+            limits: Limits::default().with_max_event(4 * MIB as usize),
             budget: 4 * MIB,
         },
         Case {

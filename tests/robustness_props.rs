@@ -68,7 +68,7 @@ fn events(reader: impl Read + Send + 'static, flavor: Flavor, limits: Limits) ->
     let mut stream = ChatStream::from_reader(reader, flavor, limits);
     let mut deltas = Vec::new();
     let mut end = Ok(());
-    while let Some(item) = stream.next_event() {
+    while let Some(item) = stream.next_delta() {
         match item {
             Ok(delta) => deltas.push(delta),
             Err(e) => {
@@ -78,7 +78,7 @@ fn events(reader: impl Read + Send + 'static, flavor: Flavor, limits: Limits) ->
         }
     }
     assert!(
-        stream.next_event().is_none(),
+        stream.next_delta().is_none(),
         "a finished stream stays finished"
     );
     Outcome {
@@ -117,11 +117,9 @@ fn content(deltas: &[Delta]) -> Vec<String> {
 fn limits_strategy() -> impl Strategy<Value = Limits> {
     prop_oneof![
         Just(Limits::default()),
-        (1usize..200, 1usize..400).prop_map(|(max_line, max_event)| Limits {
-            max_line,
-            max_event,
-            ..Limits::default()
-        }),
+        (1usize..200, 1usize..400).prop_map(|(max_line, max_event)| Limits::default()
+            .with_max_line(max_line)
+            .with_max_event(max_event)),
     ]
 }
 
@@ -366,11 +364,7 @@ fn arbitrary_bytes_never_panic_with_tiny_limits() {
     let template = b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n";
     let limits = [
         Limits::default(),
-        Limits {
-            max_line: 1,
-            max_event: 1,
-            ..Limits::default()
-        },
+        Limits::default().with_max_line(1).with_max_event(1),
     ];
     for position in 0..template.len() {
         for byte in [0u8, b'\n', b'\r', b':', b' ', b'"', b'\\', b'{', 0xFF, 0xEF] {

@@ -215,7 +215,7 @@ fn tinyproxy_logged(proxy: &Daemon, port: u16) -> bool {
 fn tokens_through(proxy: &str, base: &str) -> Result<Vec<String>, upstage::Error> {
     let client = Client::builder()
         .base_url(base)
-        .proxy(Some(proxy))
+        .proxy(upstage::Proxy::Url(proxy.to_string()))
         .max_retries(0)
         .build()?;
     client.stream(&request())?.collect()
@@ -340,7 +340,7 @@ fn a_proxy_that_is_down_is_a_connect_error() {
 fn an_invalid_proxy_url_is_an_invalid_argument() {
     let error = Client::builder()
         .base_url("http://127.0.0.1:9/v1")
-        .proxy(Some("ftp://nope:1"))
+        .proxy(upstage::Proxy::Url("ftp://nope:1".into()))
         .build()
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error:?}");
@@ -561,7 +561,7 @@ fn child_library_proxy_choices() {
     // proxy(None): direct.
     let client = Client::builder()
         .base_url(&base)
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap();
@@ -594,7 +594,7 @@ fn idle_timeout_and_cancel_work_through_a_socks5_proxy() {
     });
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(Some(&url))
+        .proxy(upstage::Proxy::Url(url.clone()))
         .idle_timeout(Some(ms(300)))
         .max_retries(0)
         .build()
@@ -611,7 +611,7 @@ fn idle_timeout_and_cancel_work_through_a_socks5_proxy() {
     // A cancel from another thread interrupts the read through the proxy.
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(Some(&url))
+        .proxy(upstage::Proxy::Url(url.clone()))
         .max_retries(0)
         .build()
         .unwrap();
@@ -645,7 +645,7 @@ fn cancel_works_through_an_http_proxy() {
     });
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(Some(&url))
+        .proxy(upstage::Proxy::Url(url.clone()))
         .max_retries(0)
         .build()
         .unwrap();

@@ -307,7 +307,7 @@ pub fn soak(threads: usize, per_thread: usize) -> Figures {
 fn client_for(server: &Server) -> Client {
     Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .idle_timeout(Some(secs(20)))
         .max_retries(0)
         .build()

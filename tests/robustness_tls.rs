@@ -374,7 +374,7 @@ fn a_server_trusted_through_ca_file_streams() {
     let server = HttpsServer::start(pki.server_config(), Behaviour::Tokens);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .ca_file(pki.ca())
         .build()
         .unwrap();
@@ -393,7 +393,7 @@ fn without_the_ca_file_certificate_verification_fails() {
     let server = HttpsServer::start(pki.server_config(), Behaviour::Tokens);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(2)
         .build()
         .unwrap();
@@ -425,7 +425,7 @@ fn another_ca_is_not_trusted_either() {
     let server = HttpsServer::start(pki.server_config(), Behaviour::Tokens);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .ca_file(other.ca())
         .max_retries(0)
         .build()
@@ -452,7 +452,7 @@ fn https_to_a_plain_http_server_is_a_connect_error() {
     });
     let client = Client::builder()
         .base_url(format!("https://{addr}/v1"))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap();
@@ -490,7 +490,7 @@ fn an_idle_timeout_works_through_tls() {
     let server = HttpsServer::start(pki.server_config(), Behaviour::TokenThenStall);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .ca_file(pki.ca())
         .idle_timeout(Some(ms(300)))
         .max_retries(0)
@@ -513,7 +513,7 @@ fn cancel_interrupts_a_blocked_tls_read() {
     let server = HttpsServer::start(pki.server_config(), Behaviour::TokenThenStall);
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .ca_file(pki.ca())
         .max_retries(0)
         .build()
@@ -636,7 +636,7 @@ fn https_through_an_http_connect_proxy() {
     }
     let client = Client::builder()
         .base_url(server.base())
-        .proxy(Some(&format!("http://127.0.0.1:{port}")))
+        .proxy(upstage::Proxy::Url(format!("http://127.0.0.1:{port}")))
         .ca_file(pki.ca())
         .max_retries(0)
         .build()

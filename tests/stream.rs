@@ -592,10 +592,7 @@ fn a_64_mib_line_is_a_limit_error_with_bounded_memory() {
     });
     let client = ClientBuilder::new()
         .base_url(server.base())
-        .limits(Limits {
-            max_line: 1 << 20,
-            ..Limits::default()
-        })
+        .limits(Limits::default().with_max_line(1 << 20))
         .build()
         .unwrap();
     let (text, err) = drain(client.stream(&hello()).unwrap());
@@ -620,10 +617,7 @@ fn an_endless_event_is_a_limit_error() {
     });
     let client = ClientBuilder::new()
         .base_url(server.base())
-        .limits(Limits {
-            max_event: 1 << 20,
-            ..Limits::default()
-        })
+        .limits(Limits::default().with_max_event(1 << 20))
         .build()
         .unwrap();
     let (_, err) = drain(client.stream(&hello()).unwrap());
@@ -656,7 +650,7 @@ fn a_server_that_ignores_stream_answers_json_and_that_works() {
     ));
     let mut stream = client(&server).stream(&hello()).unwrap();
     let mut events = Vec::new();
-    while let Some(event) = stream.next_event() {
+    while let Some(event) = stream.next_delta() {
         events.push(event.unwrap());
     }
     assert_eq!(events[0], Delta::Reasoning("thought".into()));
@@ -909,7 +903,7 @@ fn events_are_retried_before_the_first_delta_too() {
     let server = Server::start(fail_then(2, dies_early(true), serve_tokens(&["x"])));
     let mut stream = retrying_client(&server, 2).stream(&hello()).unwrap();
     assert_eq!(
-        stream.next_event().unwrap().unwrap(),
+        stream.next_delta().unwrap().unwrap(),
         Delta::Content("x".into())
     );
     assert_eq!(stream.attempts(), 3);

@@ -4,7 +4,9 @@ use std::ffi::{c_char, CStr, CString};
 use std::sync::OnceLock;
 
 use super::{guard, guard_value, null, str_arg, upstage_error, upstage_status, UPSTAGE_OK};
-use crate::{get_model, MODELS, WEB_DEMO_DEFAULT_MODEL};
+use crate::web_demo::{
+    resolve_model as get_model, DEFAULT_MODEL as WEB_DEMO_DEFAULT_MODEL, MODELS,
+};
 
 /// NUL-terminated copies of the catalog's names, built once.
 fn catalog() -> &'static [CString] {
@@ -102,7 +104,7 @@ pub unsafe extern "C" fn upstage_format_prompt(
         if buf.is_null() && cap > 0 {
             return Err(null("buf"));
         }
-        let prompt = crate::format_prompt_json(json)?;
+        let prompt = crate::web_demo::format_prompt_json(json)?;
         if cap > prompt.len() {
             // SAFETY: `buf` is valid for `cap > prompt.len()` bytes, so the text and its
             // NUL fit; the prompt is a fresh String that cannot overlap `buf`.

@@ -142,7 +142,15 @@ pub unsafe extern "C" fn upstage_client_builder_set_proxy(
     // SAFETY: forwarded contract of `url`.
     let url = unsafe { opt_str_arg(url, "url") };
     // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.proxy(url?))) }
+    unsafe {
+        with_builder(b, |builder| {
+            let proxy = match url? {
+                Some(url) => crate::Proxy::Url(url.to_owned()),
+                None => crate::Proxy::Disabled,
+            };
+            Ok(builder.proxy(proxy))
+        })
+    }
 }
 
 /// Sets one timeout in milliseconds; `ms` 0 means no limit.

@@ -381,7 +381,7 @@ pub unsafe extern "C" fn upstage_stream_next_event(
         if ev.is_null() {
             return Err(null("ev"));
         }
-        let delta = state.stream.next_event();
+        let delta = state.stream.next_delta();
         state.refresh();
         let delta = match delta {
             Some(delta) => delta?,

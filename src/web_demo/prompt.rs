@@ -1,15 +1,15 @@
-//! Flattening a chat into one prompt string, byte for byte as g4f's `format_prompt` does
-//! (SEED.md §3).
+//! Flattening a chat into one prompt string, byte for byte as g4f's `format_prompt` does.
 //!
-//! The web demo received the whole conversation as a single user message. Reproducing that
-//! string exactly means reproducing three bits of Python along the way: `str.capitalize` for
-//! roles, `str.strip` for the emptiness test and `str()` for non-string content.
+//! The legacy web demo received the whole conversation as a single user message. Reproducing
+//! that string exactly means reproducing three bits of Python along the way (see
+//! [`python`](super::python)): `str.capitalize` for roles, `str.strip` for the emptiness test
+//! and `str()` for non-string content.
 
-use std::fmt::Write as _;
+use serde_json::Value;
 
-use serde_json::{Number, Value};
-
-use crate::{Error, Result};
+use super::python::{is_python_blank, push_capitalized, push_python_number};
+use crate::error::{Error, Result};
+use crate::request::{ChatRequest, Message};
 
 /// What the original appends after the last line to cue the model's turn.
 const ASSISTANT_CUE: &str = "\nAssistant:";
@@ -56,20 +56,29 @@ where
 /// an empty array, or holds a message that is not an object or lacks a string `role`. (The
 /// original only read the role when there were two messages or more; we always require it.)
 pub fn format_prompt_json(messages_json: &str) -> Result<String> {
-    let parsed: Value = serde_json::from_str(messages_json)
-        .map_err(|e| Error::invalid_argument(format!("messages are not valid JSON: {e}")))?;
-    let Value::Array(items) = &parsed else {
-        return Err(Error::invalid_argument(format!(
-            "messages must be a JSON array, not {}",
-            json_type(&parsed)
-        )));
-    };
-    let messages = items
-        .iter()
-        .enumerate()
-        .map(|(index, message)| message_parts(index, message))
-        .collect::<Result<Vec<_>>>()?;
-    format_prompt_parts(messages)
+    format_prompt(&ChatRequest::messages_from_json(messages_json)?)
+}
+
+/// Flattens a conversation into one prompt exactly like g4f's `format_prompt`.
+///
+/// One message: its content alone. More: `Role: content` lines (roles capitalized like
+/// Python's `str.capitalize`, whitespace-only messages dropped) and a final `Assistant:`.
+///
+/// ```
+/// use upstage::web_demo::format_prompt;
+/// use upstage::Message;
+///
+/// let prompt = format_prompt(&[Message::system("Be brief"), Message::user("Hi")])?;
+/// assert_eq!(prompt, "System: Be brief\nUser: Hi\nAssistant:");
+/// # Ok::<(), upstage::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) when `messages` is
+/// empty.
+pub fn format_prompt(messages: &[Message]) -> Result<String> {
+    format_prompt_parts(messages.iter().map(|m| (m.role(), m.content())))
 }
 
 /// Renders message content as the original's `to_string` helper does.
@@ -92,23 +101,6 @@ pub fn content_to_string(value: &Value) -> String {
     out
 }
 
-/// Python's `str.capitalize`: the first character in titlecase, the rest in lowercase.
-///
-/// Rust has no titlecase, and it differs from `char::to_uppercase` for a few characters,
-/// which are mapped explicitly: the Latin digraphs (`ǆ` → `ǅ`), `ß` and the Latin and
-/// Armenian ligatures (`ß` → `Ss`, `ﬁ` → `Fi`), Georgian Mkhedruli (unchanged) and Greek
-/// letters with ypogegrammeni (`ᾳ` → `ᾼ`). Lowercasing uses Rust's full mappings, including
-/// the final-sigma rule evaluated over the whole string as CPython does (`"ΣΑΣ"` → `"Σας"`).
-///
-/// During development this was compared with CPython 3.11 (Unicode 14) over every code
-/// point, alone and in context; the only differences come from case data added in later
-/// Unicode versions, which Rust's standard library (and a newer Python) already has.
-pub fn python_capitalize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    push_capitalized(&mut out, s);
-    out
-}
-
 /// Appends one prompt line (preceded by the separator when a line already exists), or nothing
 /// when the content is blank. The content is rendered straight into `out` once and rolled
 /// back if blank, so no per-message string is allocated.
@@ -124,44 +116,6 @@ fn push_line(out: &mut String, role: &str, content: &Value) {
     push_content(out, content);
     if is_python_blank(&out[content_start..]) {
         out.truncate(line_start);
-    }
-}
-
-/// Validates one element of the JSON array and borrows its role and content.
-fn message_parts(index: usize, message: &Value) -> Result<(&str, &Value)> {
-    static NULL: Value = Value::Null;
-    let Value::Object(fields) = message else {
-        return Err(Error::invalid_argument(format!(
-            "messages[{index}] must be an object, not {}",
-            json_type(message)
-        )));
-    };
-    let role = match fields.get("role") {
-        Some(Value::String(role)) => role.as_str(),
-        Some(other) => {
-            return Err(Error::invalid_argument(format!(
-                "messages[{index}].role must be a string, not {}",
-                json_type(other)
-            )))
-        }
-        None => {
-            return Err(Error::invalid_argument(format!(
-                "messages[{index}] has no \"role\""
-            )))
-        }
-    };
-    Ok((role, fields.get("content").unwrap_or(&NULL)))
-}
-
-/// The JSON name of a value's type, for error messages.
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -198,200 +152,9 @@ fn is_text_part(part: &Value) -> bool {
     }
 }
 
-/// Appends a JSON number as Python's `str()` would print the int or float `json.loads` made.
-fn push_python_number(out: &mut String, number: &Number) {
-    match number.as_f64() {
-        Some(float) if number.is_f64() => push_python_float(out, float),
-        // Integers: serde_json prints plain decimal digits, as Python does.
-        _ => {
-            let _ = write!(out, "{number}");
-        }
-    }
-}
-
-/// Appends Python's `repr(float)`: the shortest digits that round-trip, in fixed notation
-/// with a fractional part when the decimal exponent is in `-4..16`, else in scientific
-/// notation with a signed, at least two-digit exponent (`1e+16`, `1.5e-05`).
-fn push_python_float(out: &mut String, float: f64) {
-    if !float.is_finite() {
-        // Unreachable from JSON, but a `Value` built in code could hold anything.
-        let text = match float {
-            f if f.is_nan() => "nan",
-            f if f > 0.0 => "inf",
-            _ => "-inf",
-        };
-        out.push_str(text);
-        return;
-    }
-    let scientific = shortest_scientific(float);
-    let (mantissa, exponent) = scientific
-        .split_once('e')
-        .expect("LowerExp output has an exponent");
-    let exponent: i32 = exponent.parse().expect("LowerExp exponent is an integer");
-    if (-4..16).contains(&exponent) {
-        push_fixed(out, mantissa, exponent);
-    } else {
-        let sign = if exponent < 0 { '-' } else { '+' };
-        let _ = write!(out, "{mantissa}e{sign}{:02}", exponent.unsigned_abs());
-    }
-}
-
-/// The shortest digits that round-trip, in Rust's scientific layout (`-1.5e-5`, `1e16`,
-/// `0e0`), chosen as CPython's `repr` chooses them.
-///
-/// Rust's `{:e}` already finds the shortest length, but when two candidates of that length
-/// are equally near the exact value it takes the upper one (`94013758258785.63`), whereas
-/// CPython (David Gay's dtoa) takes the even one (`...785.62`). Rust's fixed-precision
-/// formatting rounds the exact value half-to-even, so at the same length it yields Python's
-/// pick whenever that still reads back as `float`.
-fn shortest_scientific(float: f64) -> String {
-    let shortest = format!("{float:e}");
-    let mantissa = shortest.split('e').next().unwrap_or_default();
-    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count();
-    let nearest = format!("{float:.*e}", digits.saturating_sub(1));
-    if nearest.parse::<f64>() == Ok(float) {
-        nearest
-    } else {
-        shortest
-    }
-}
-
-/// Lays out a `{:e}` mantissa (`[-]d[.ddd]`) times `10^exponent` in fixed notation, always
-/// with a fractional part.
-fn push_fixed(out: &mut String, mantissa: &str, exponent: i32) {
-    let digits = match mantissa.strip_prefix('-') {
-        Some(unsigned) => {
-            out.push('-');
-            unsigned
-        }
-        None => mantissa,
-    };
-    let (lead, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let Ok(integer_digits) = usize::try_from(exponent) else {
-        // 0.000ddd: the lead digit sits -exponent places after the point.
-        out.push_str("0.");
-        push_zeros(out, exponent.unsigned_abs() as usize - 1);
-        out.push_str(lead);
-        out.push_str(fraction);
-        return;
-    };
-    out.push_str(lead);
-    if fraction.len() <= integer_digits {
-        out.push_str(fraction);
-        push_zeros(out, integer_digits - fraction.len());
-        out.push_str(".0");
-    } else {
-        let (integer, decimals) = fraction.split_at(integer_digits);
-        out.push_str(integer);
-        out.push('.');
-        out.push_str(decimals);
-    }
-}
-
-/// Appends `count` zeros (the padding of fixed notation).
-fn push_zeros(out: &mut String, count: usize) {
-    out.extend(std::iter::repeat('0').take(count));
-}
-
-/// Python's `str.isspace` for one character: Unicode White_Space (which is exactly Rust's
-/// `char::is_whitespace`) plus the separators U+001C..U+001F that Python also strips.
-fn is_python_whitespace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1C}'..='\u{1F}').contains(&c)
-}
-
-/// Python's `s.strip() == ""`.
-fn is_python_blank(s: &str) -> bool {
-    s.chars().all(is_python_whitespace)
-}
-
-/// Appends [`python_capitalize`] of `s` to `out`.
-fn push_capitalized(out: &mut String, s: &str) {
-    let mut chars = s.chars();
-    let Some(first) = chars.next() else {
-        return;
-    };
-    push_titlecase(out, first);
-    let rest = chars.as_str();
-    if rest.contains('Σ') {
-        // Final sigma depends on the characters before it, the first one included, so
-        // lowercase the whole string and drop the first character's (context-free) share.
-        let lower = s.to_lowercase();
-        let first_len: usize = first.to_lowercase().map(char::len_utf8).sum();
-        out.push_str(&lower[first_len..]);
-    } else {
-        out.extend(rest.chars().flat_map(char::to_lowercase));
-    }
-}
-
-/// Appends the full titlecase mapping of `c`.
-///
-/// Only characters whose titlecase differs from `char::to_uppercase` need care; the two
-/// tables below list every one of them in Unicode 14 (CPython 3.11).
-fn push_titlecase(out: &mut String, c: char) {
-    if let Some(title) = titlecase_expansion(c) {
-        out.push_str(title);
-    } else if let Some(title) = titlecase_single(c) {
-        out.push(title);
-    } else {
-        out.extend(c.to_uppercase());
-    }
-}
-
-/// Titlecase mappings to several characters (SpecialCasing.txt) that are not the uppercase
-/// one: ligatures capitalise only their first letter, and Greek letters with
-/// ypogegrammeni keep it as a combining mark instead of turning it into a capital iota.
-fn titlecase_expansion(c: char) -> Option<&'static str> {
-    let title = match c {
-        'ß' => "Ss",
-        '\u{587}' => "\u{535}\u{582}",
-        '\u{FB00}' => "Ff",
-        '\u{FB01}' => "Fi",
-        '\u{FB02}' => "Fl",
-        '\u{FB03}' => "Ffi",
-        '\u{FB04}' => "Ffl",
-        '\u{FB05}' | '\u{FB06}' => "St",
-        '\u{FB13}' => "\u{544}\u{576}",
-        '\u{FB14}' => "\u{544}\u{565}",
-        '\u{FB15}' => "\u{544}\u{56B}",
-        '\u{FB16}' => "\u{54E}\u{576}",
-        '\u{FB17}' => "\u{544}\u{56D}",
-        '\u{1FB2}' => "\u{1FBA}\u{345}",
-        '\u{1FB4}' => "\u{386}\u{345}",
-        '\u{1FB7}' => "\u{391}\u{342}\u{345}",
-        '\u{1FC2}' => "\u{1FCA}\u{345}",
-        '\u{1FC4}' => "\u{389}\u{345}",
-        '\u{1FC7}' => "\u{397}\u{342}\u{345}",
-        '\u{1FF2}' => "\u{1FFA}\u{345}",
-        '\u{1FF4}' => "\u{38F}\u{345}",
-        '\u{1FF7}' => "\u{3A9}\u{342}\u{345}",
-        _ => return None,
-    };
-    Some(title)
-}
-
-/// Titlecase mappings to one character that is not the uppercase one.
-fn titlecase_single(c: char) -> Option<char> {
-    let title = match c {
-        // Latin digraphs DŽ Dž dž (and LJ, NJ, DZ): the titlecase form is the middle one.
-        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
-        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
-        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
-        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
-        // Georgian Mkhedruli uppercases to Mtavruli but titlecases to itself.
-        '\u{10D0}'..='\u{10FA}' | '\u{10FD}'..='\u{10FF}' => c,
-        // Greek with ypogegrammeni: titlecase is the capital with prosgegrammeni, which sits
-        // 8 code points later in each block of 16 (and is its own titlecase).
-        '\u{1F80}'..='\u{1FAF}' => char::from_u32(u32::from(c) | 0x8)?,
-        '\u{1FB3}' | '\u{1FBC}' => '\u{1FBC}',
-        '\u{1FC3}' | '\u{1FCC}' => '\u{1FCC}',
-        '\u{1FF3}' | '\u{1FFC}' => '\u{1FFC}',
-        _ => return None,
-    };
-    Some(title)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::python::{is_python_whitespace, push_python_float, python_capitalize};
     use super::*;
     use crate::ErrorKind;
     use proptest::collection::vec;
@@ -402,7 +165,7 @@ mod tests {
         format_prompt_parts(messages.iter().map(|(role, content)| (*role, content)))
     }
 
-    /// Runs a SEED.md §3 row through both entry points.
+    /// Runs a row of the original provider's behaviour table through both entry points.
     fn check_row(messages: &[(&str, Value)], expected: &str) {
         assert_eq!(prompt(messages).unwrap(), expected, "parts: {messages:?}");
         let json: Vec<Value> = messages

@@ -11,7 +11,7 @@ fn client(server: &Server) -> Client {
 }
 
 fn ask() -> ChatRequest {
-    ChatRequest::new("solar-pro2").message(Message::user("weather?"))
+    ChatRequest::new("solar-pro4").message(Message::user("weather?"))
 }
 
 /// Serves these chunk JSONs then `[DONE]`.
@@ -213,14 +213,14 @@ fn mixing_next_event_and_next_token_loses_nothing() {
 fn complete_sends_stream_false_and_reads_the_whole_answer() {
     let server = Server::start(serve_json(
         200,
-        r#"{"id":"cmpl-1","object":"chat.completion","model":"solar-pro2-250710","choices":[{"index":0,"message":{"role":"assistant","content":"Clear skies.","reasoning":"Checked.","tool_calls":[{"id":"t1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Seoul\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14,"prompt_tokens_details":{"cached_tokens":8}}}"#,
+        r#"{"id":"cmpl-1","object":"chat.completion","model":"solar-pro4-250710","choices":[{"index":0,"message":{"role":"assistant","content":"Clear skies.","reasoning":"Checked.","tool_calls":[{"id":"t1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Seoul\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14,"prompt_tokens_details":{"cached_tokens":8}}}"#,
     ));
     let request = ask().tools(json!([{"type": "function", "function": {"name": "weather"}}]));
     let completion = client(&server).complete(&request).unwrap();
     assert_eq!(completion.content, "Clear skies.");
     assert_eq!(completion.reasoning, "Checked.");
     assert_eq!(completion.finish_reason.as_deref(), Some("tool_calls"));
-    assert_eq!(completion.model.as_deref(), Some("solar-pro2-250710"));
+    assert_eq!(completion.model.as_deref(), Some("solar-pro4-250710"));
     assert_eq!(completion.id.as_deref(), Some("cmpl-1"));
     assert_eq!(completion.usage.unwrap().cached_tokens, Some(8));
     assert_eq!(completion.tool_calls.len(), 1);

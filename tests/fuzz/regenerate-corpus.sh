@@ -1,6 +1,6 @@
 #!/bin/sh
-# Regenerates the fuzz corpus in tests/fuzz/corpus/ (not in git) from the hand-written seed
-# inputs in tests/fuzz/seeds/: fuzzes each target for a while, then minimizes the result.
+# Regenerates the fuzz corpus in tests/fuzz/corpus/ (not in git) from the hand-written
+# starting inputs in tests/fuzz/inputs/: fuzzes each target for a while, then minimizes the result.
 #
 #   tests/fuzz/regenerate-corpus.sh                 # 10 minutes per target
 #   SECONDS_PER_TARGET=1800 tests/fuzz/regenerate-corpus.sh stream
@@ -42,9 +42,9 @@ for target in $targets; do
         parallel="-jobs=$jobs -workers=$jobs"
     fi
     echo "fuzzing $target ($limit -max_len=$max_len $parallel)" >&2
-    # New inputs go into the first directory (corpus/); the seeds are read, never written.
+    # New inputs go into the first directory (corpus/); the hand-written inputs are read, never written.
     # shellcheck disable=SC2086 # $parallel is empty or two separate options
-    cargo fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
+    cargo fuzz run -O "$target" "corpus/$target" "inputs/$target" -- \
         "$limit" -max_len="$max_len" $parallel
     echo "minimizing corpus/$target" >&2
     cargo fuzz cmin -O "$target" "corpus/$target" -- -max_len="$max_len"

@@ -39,8 +39,8 @@ pub use faults::{
 pub use request::RecordedRequest;
 #[allow(unused_imports)]
 pub use script::{
-    chunk_json, delta_json, error_json, fail_then, finish_json, json_str, role_json, serve_json,
-    serve_tokens, stall, usage_json, Script, TEST_CREATED, TEST_ID, TEST_MODEL,
+    chunk_json, delta_json, error_json, fail_then, finish_json, role_json, serve_json,
+    serve_tokens, stall, usage_json, Script, TEST_ID, TEST_MODEL,
 };
 pub use server::Server;
 #[allow(unused_imports)]

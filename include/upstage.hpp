@@ -2,7 +2,7 @@
  * upstage.hpp: header-only C++17 RAII wrapper over the C API of upstage.h.
  *
  *   upstage::Client client = upstage::Client::Builder().base_url("http://127.0.0.1:8000/v1").build();
- *   upstage::Request request("solar-pro2");
+ *   upstage::Request request("solar-pro4");
  *   request.add("user", "Hello!");
  *   upstage::Stream stream = client.stream(request);
  *   for (std::string_view token : stream) std::cout << token << std::flush;

@@ -1,6 +1,6 @@
-//! [`Client`] and [`ClientBuilder`]: where requests go and how they are sent; the retry
+//! [`Client`](crate::Client) and [`ClientBuilder`](crate::ClientBuilder): where requests go and how they are sent; the retry
 //! loop ([`retry`](crate::retry)) decides when to send again, and the answer becomes a
-//! [`ChatStream`].
+//! [`ChatStream`](crate::ChatStream).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -36,9 +36,9 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// Configures a [`Client`].
+/// Configures a [`Client`](crate::Client).
 ///
-/// [`ClientBuilder::new`] starts from the defaults alone; [`ClientBuilder::from_env`] also
+/// [`ClientBuilder::new`](crate::ClientBuilder::new) starts from the defaults alone; [`ClientBuilder::from_env`](crate::ClientBuilder::from_env) also
 /// reads `UPSTAGE_API_KEY`, `UPSTAGE_BASE_URL` and `UPSTAGE_MODEL`.
 #[must_use = "a builder does nothing until it is used"]
 #[derive(Clone, Debug, Default)]
@@ -99,8 +99,8 @@ impl ClientBuilder {
         self
     }
 
-    /// How to reach the server: [`Proxy::FromEnv`] (the default), [`Proxy::Disabled`] or an
-    /// explicit [`Proxy::Url`].
+    /// How to reach the server: [`Proxy::FromEnv`](crate::Proxy::FromEnv) (the default), [`Proxy::Disabled`](crate::Proxy::Disabled) or an
+    /// explicit [`Proxy::Url`](crate::Proxy::Url).
     pub fn proxy(mut self, proxy: Proxy) -> ClientBuilder {
         self.proxy = proxy;
         self
@@ -136,13 +136,37 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times a failed attempt is retried before the first token. Default 2.
+    /// How many more attempts after the first (default 2; CLI `--retries`). `0` tries once.
+    ///
+    /// A request is retried **only before the first token**, after:
+    ///
+    /// - a connect error, a connect timeout or a headers timeout;
+    /// - a connection closed or reset before the response;
+    /// - HTTP 408, 409, 429 and 5xx, except a 429 whose error code or type is
+    ///   `insufficient_quota`;
+    /// - a 200 whose body is cut off (reset, closed, incomplete) before anything reached the
+    ///   caller: the stream keeps the request until it hands out its first token or delta, and
+    ///   sends it again on the same budget, waits and deadline.
+    ///
+    /// The server's `x-should-retry: true` or `false` header wins over all of the above. Anything
+    /// after the first token, and an idle or total timeout, is never retried.
+    ///
+    /// The wait before a retry is the server's `retry-after-ms`, else `retry-after` (seconds or
+    /// an HTTP date), honoured up to 120 s; a longer requested wait fails at once, with the wait
+    /// in the message and in [`Error::retry_after`](crate::Error::retry_after). Without either header the wait is
+    /// `min(0.5 × 2^n, 8)` seconds minus up to 25 % jitter. No retry starts whose wait would end
+    /// after the total timeout (see [`Timeouts`](crate::Timeouts)). [`ChatStream::attempts`](crate::ChatStream::attempts) and
+    /// [`Error::attempts`](crate::Error::attempts) say how many attempts were made.
     pub fn max_retries(mut self, retries: u32) -> ClientBuilder {
         self.max_retries = Some(retries);
         self
     }
 
-    /// Trust the certificates in this PEM file instead of the bundled web roots.
+    /// Trusts the certificates of this PEM file **instead of** the bundled Mozilla roots
+    /// (CLI `--ca-file`). A file that cannot be read or holds no certificate is
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) from [`build`](ClientBuilder::build). Without this call
+    /// the bundled roots are used. A server whose certificate does not verify is
+    /// [`ErrorKind::Connect`](crate::ErrorKind::Connect), with a message starting `TLS certificate verification failed`.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> ClientBuilder {
         self.ca_file = Some(path.into());
         self

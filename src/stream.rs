@@ -1,4 +1,4 @@
-//! [`ChatStream`]: SSE events in, tokens and deltas out, with the completion contract.
+//! [`ChatStream`](crate::ChatStream): SSE events in, tokens and deltas out, with the completion contract.
 
 use std::fmt;
 use std::io::Read;
@@ -29,10 +29,34 @@ pub(crate) trait Reopen: Send {
 /// [`next_delta`](ChatStream::next_delta). After the last token, [`finish_reason`],
 /// [`usage`], [`model`] and [`request_id`] tell the rest.
 ///
-/// The stream succeeds when the server sends `data: [DONE]`, or ends the body cleanly after
-/// a `finish_reason`; any other end is an [`ErrorKind::Truncated`] error. Nothing is read
-/// after `[DONE]`: the connection is closed at once. Tokens already returned stay valid
-/// whatever happens later. Dropping the stream closes the connection.
+/// # When a stream is complete
+///
+/// A stream succeeds when it receives `data: [DONE]`, or when the body ends cleanly after a
+/// chunk carried a `finish_reason` (Hugging Face `transformers serve` never sends `[DONE]`).
+/// Any other end (the server closed the connection early, a reset, an incomplete chunked
+/// body) is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated), with every token read before it already delivered.
+/// Nothing is read after `[DONE]`: the connection is closed at once, so a server that keeps
+/// it open cannot block the caller.
+///
+/// Tokens already delivered stay delivered whatever happens after them; the error that ends
+/// a stream comes after its last token.
+///
+/// # What the stream accepts
+///
+/// - Server-sent events per the WHATWG rules: LF, CRLF and lone CR line ends (a CR at the
+///   end of one read and an LF at the start of the next are one line end), one leading BOM
+///   stripped, comments ignored, exactly one space after the colon removed, colon-less
+///   fields, multi-line `data` joined with `\n`, `event`/`id`/`retry` handled, an
+///   unterminated event at the end of the body discarded.
+/// - Chunks decoded leniently: unknown fields, `choices: []` usage chunks, `delta: null`,
+///   `finish_reason: ""` and any finish-reason string are fine. An error inside the stream
+///   (`event: error`, `{"error": ...}`, `{"type": "error"}`) is [`ErrorKind::Api`](crate::ErrorKind::Api).
+/// - A 200 answer that is a whole `chat.completion` JSON object (a server that ignored
+///   `"stream": true`) streams as its deltas; a body that is neither SSE nor JSON is
+///   [`ErrorKind::Protocol`](crate::ErrorKind::Protocol), naming the content type.
+///
+/// How long the stream may wait is set by [`Timeouts`](crate::Timeouts), how much it may buffer by [`Limits`](crate::Limits),
+/// and it can be stopped from another thread with a [`CancelHandle`](crate::CancelHandle).
 ///
 /// [`finish_reason`]: ChatStream::finish_reason
 /// [`usage`]: ChatStream::usage

@@ -159,7 +159,7 @@ fn text_value() -> BoxedStrategy<String> {
             "null",
             "\"chatcmpl-1\"",
             "\"\"",
-            "\"solar-pro2\"",
+            "\"solar-pro4\"",
             "\"日本\"",
         ],
         &[

@@ -216,7 +216,7 @@ static void test_request(void) {
     upstage_request_free(r);
     upstage_request_free(NULL);
 
-    r = upstage_request_new("solar-pro2");
+    r = upstage_request_new("solar-pro4");
     CHECK_STATUS(upstage_request_add_message(NULL, "user", "x"), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
     CHECK_STATUS(upstage_request_add_message(r, NULL, "x"), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
     CHECK_STATUS(upstage_request_add_message(r, "user", NULL), UPSTAGE_ERR_NULL_ARGUMENT, NULL);

@@ -46,7 +46,7 @@ static void test_pull_utf8(void) {
     CHECK(tokens == 5);
     CHECK_STR(answer, UTF8_ANSWER);
     CHECK_STR(upstage_stream_finish_reason(s), "stop");
-    CHECK_STR(upstage_stream_model(s), "solar-pro2");
+    CHECK_STR(upstage_stream_model(s), "solar-pro4");
     CHECK_STATUS(upstage_stream_usage(s, &u), UPSTAGE_NOT_AVAILABLE, NULL);
     /* Finished: every further call says DONE; cancel changes nothing. */
     CHECK_STATUS(upstage_stream_next(s, &text, &len, &e), UPSTAGE_DONE, &e);
@@ -223,7 +223,7 @@ static void test_complete(void) {
     CHECK_STR(upstage_completion_refusal(done, &len), "");
     CHECK(len == 0);
     CHECK_STR(upstage_completion_finish_reason(done), "tool_calls");
-    CHECK_STR(upstage_completion_model(done), "solar-pro2");
+    CHECK_STR(upstage_completion_model(done), "solar-pro4");
     CHECK_STR(upstage_completion_id(done), "chatcmpl-complete");
     CHECK_STR(upstage_completion_request_id(done), "req-complete");
     CHECK_STATUS(upstage_completion_usage(done, NULL), UPSTAGE_ERR_NULL_ARGUMENT, NULL);

@@ -78,6 +78,17 @@
 #define UPSTAGE_LIMIT_ERROR_BODY 2
 
 /**
+ * An `upstage_token_callback` result: go on with the next token.
+ */
+#define UPSTAGE_CONTINUE 0
+
+/**
+ * An `upstage_token_callback` result: stop the stream (`upstage_chat_stream` closes the
+ * connection and returns `UPSTAGE_ERR_CANCELLED`). Any other non-zero value stops too.
+ */
+#define UPSTAGE_STOP 1
+
+/**
  * Cancels a stream before it exists: pass it to `upstage_stream_open_cancellable`, then
  * call `upstage_cancel_token_cancel` from any thread to stop the connection attempt, a
  * retry's wait, the wait for headers, or the stream opened with it. Thread-safe.
@@ -219,11 +230,12 @@ typedef struct upstage_event {
 } upstage_event;
 
 /**
- * Receives one content token of `upstage_chat_stream`: `text` is NUL-terminated UTF-8
- * borrowed for the duration of the call, `len` its length without the NUL. Return 0 to go
- * on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`). It must not unwind
- * through the library (no C++ exception, no `longjmp` out of it): catch inside and return
- * non-zero instead.
+ * Receives one content token of `upstage_chat_stream`, on the thread that called it: `text`
+ * is NUL-terminated UTF-8 borrowed for the duration of the call (copy it to keep it), `len`
+ * its length without the NUL. Return `UPSTAGE_CONTINUE` (0) to go on, `UPSTAGE_STOP` (or
+ * any non-zero value) to stop; `upstage_chat_stream` then returns `UPSTAGE_ERR_CANCELLED`.
+ * It must not unwind through the library (no C++ exception, no `longjmp` out of it): catch
+ * inside and return `UPSTAGE_STOP` instead.
  */
 typedef int32_t (*upstage_token_callback)(void *userdata, const char *text, size_t len);
 
@@ -357,7 +369,7 @@ const char *upstage_version(void);
 const char *upstage_status_name(int32_t status);
 
 /**
- * Resolves a model name like the seed's `get_model`: an exact (case-sensitive) name of the
+ * Resolves a model name like g4f's Upstage provider (`get_model`): an exact (case-sensitive) name of the
  * catalog is returned as is, an alias (`"solar-mini"`) returns its target, anything else
  * (NULL, empty, unknown, invalid UTF-8) returns the web demo's default, `"solar-pro"`.
  * Pure, no I/O. The result has static storage (never free it) and is never NULL.
@@ -369,18 +381,19 @@ const char *upstage_status_name(int32_t status);
 const char *upstage_resolve_model(const char *name);
 
 /**
- * The number of models in the seed catalog (3).
+ * The number of models in the legacy web demo's catalog (3).
  */
 size_t upstage_model_count(void);
 
 /**
- * The catalog's model at `index` (0-based, in the seed's order), or NULL when `index` is out
+ * The catalog's model at `index` (0-based, in the order of g4f's Upstage provider), or NULL when `index` is out
  * of range. Static storage: never free it.
  */
 const char *upstage_model_at(size_t index);
 
 /**
- * Flattens a conversation into one prompt exactly like the seed's `format_prompt`.
+ * Flattens a conversation into one prompt exactly like g4f's Upstage provider
+ * (`format_prompt`), for the legacy web demo.
  *
  * `messages_json` is a JSON array of `{"role": ..., "content": ...}` objects. On success
  * `*out_len` receives the full length of the prompt in bytes (without the NUL) and, when
@@ -963,7 +976,8 @@ void upstage_stream_free(struct upstage_stream *s);
  * never retained after the return.
  * @param userdata passed to `cb` unchanged (may be NULL).
  * @return `UPSTAGE_OK` when the stream finished normally; `UPSTAGE_ERR_CANCELLED` when
- *         `cb` returned non-zero (the connection is closed at once); any error of
+ *         `cb` returned `UPSTAGE_STOP` or another non-zero value (the connection is closed
+ *         at once); any error of
  *         `upstage_stream_open` or `upstage_stream_next`.
  *
  * # Safety

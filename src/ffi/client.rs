@@ -3,11 +3,12 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use super::{
-    error, guard, guard_value, null, opt_str_arg, str_arg, upstage_error, upstage_status, Outcome,
-    UPSTAGE_OK,
+use super::boundary::{
+    arg_mut, free_handle, guard, guard_value, invalid, new_handle, opt_str_arg, out_arg, str_arg,
+    take_handle,
 };
-use crate::{Client, ClientBuilder, ErrorKind, Flavor, Limits};
+use super::{upstage_error, upstage_status, UPSTAGE_OK};
+use crate::{Client, ClientBuilder, Error, Flavor, Limits};
 
 /// `upstage_client_builder_set_timeout_ms`: establishing the connection (default 10 s).
 pub const UPSTAGE_TIMEOUT_CONNECT: i32 = 0;
@@ -48,28 +49,31 @@ pub struct upstage_client {
 #[no_mangle]
 pub extern "C" fn upstage_client_builder_new() -> *mut upstage_client_builder {
     guard_value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(upstage_client_builder {
+        new_handle(upstage_client_builder {
             builder: ClientBuilder::from_env(),
             limits: Limits::default(),
-        }))
+        })
     })
 }
 
-/// Runs `f` on the builder behind `b`, with the panic boundary and NULL check.
-///
-/// # Safety
-///
-/// `b` is NULL or a live builder not used by another thread.
-unsafe fn with_builder(
+/// The body of a builder setter: `change` checks its arguments, then applies them with
+/// [`upstage_client_builder::apply`]; a bad argument leaves the builder as it was.
+fn configure(
     b: *mut upstage_client_builder,
-    f: impl FnOnce(ClientBuilder) -> Result<ClientBuilder, crate::Error>,
+    change: impl FnOnce(&mut upstage_client_builder) -> Result<(), Error>,
 ) -> upstage_status {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: `b` is NULL or a live builder used by this thread only (contract).
-        let b = unsafe { b.as_mut() }.ok_or_else(|| null("b"))?;
-        b.builder = f(std::mem::take(&mut b.builder))?;
+        change(arg_mut(b, "b")?)?;
         Ok(UPSTAGE_OK)
     })
+}
+
+impl upstage_client_builder {
+    /// Replaces the Rust builder with `f(builder)` (its methods take it by value).
+    fn apply(&mut self, f: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Result<(), Error> {
+        self.builder = f(std::mem::take(&mut self.builder));
+        Ok(())
+    }
 }
 
 /// Sets the API key, sent as `Authorization: Bearer <key>` (the web demo flavor never sends
@@ -84,10 +88,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_api_key(
     b: *mut upstage_client_builder,
     key: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `key`.
-    let key = unsafe { str_arg(key, "key") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.api_key(key?))) }
+    configure(b, |b| {
+        let key = str_arg(key, "key")?;
+        b.apply(|builder| builder.api_key(key))
+    })
 }
 
 /// Sets the base URL; requests go to `{base}/chat/completions` (or
@@ -103,10 +107,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_base_url(
     b: *mut upstage_client_builder,
     url: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `url`.
-    let url = unsafe { str_arg(url, "url") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.base_url(url?))) }
+    configure(b, |b| {
+        let url = str_arg(url, "url")?;
+        b.apply(|builder| builder.base_url(url))
+    })
 }
 
 /// Selects the seed's web demo flavor (`on` true) or the official API flavor (false, the
@@ -122,8 +126,7 @@ pub unsafe extern "C" fn upstage_client_builder_set_web_demo(
     on: bool,
 ) -> upstage_status {
     let flavor = if on { Flavor::WebDemo } else { Flavor::Api };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.flavor(flavor))) }
+    configure(b, |b| b.apply(|builder| builder.flavor(flavor)))
 }
 
 /// Sets the proxy (`http://`, `socks5://`, `socks5h://`, credentials allowed). NULL: no
@@ -139,10 +142,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_proxy(
     b: *mut upstage_client_builder,
     url: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `url`.
-    let url = unsafe { opt_str_arg(url, "url") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.proxy(url?))) }
+    configure(b, |b| {
+        let url = opt_str_arg(url, "url")?;
+        b.apply(|builder| builder.proxy(url))
+    })
 }
 
 /// Sets one timeout in milliseconds; `ms` 0 means no limit.
@@ -161,19 +164,20 @@ pub unsafe extern "C" fn upstage_client_builder_set_timeout_ms(
     ms: u64,
 ) -> upstage_status {
     let timeout = (ms > 0).then(|| Duration::from_millis(ms));
-    // SAFETY: forwarded contract of `b`.
-    unsafe {
-        with_builder(b, |builder| match which {
-            UPSTAGE_TIMEOUT_CONNECT => Ok(builder.connect_timeout(timeout)),
-            UPSTAGE_TIMEOUT_HEADERS => Ok(builder.headers_timeout(timeout)),
-            UPSTAGE_TIMEOUT_IDLE => Ok(builder.idle_timeout(timeout)),
-            UPSTAGE_TIMEOUT_TOTAL => Ok(builder.total_timeout(timeout)),
-            _ => Err(error(
-                ErrorKind::InvalidArgument,
-                format!("unknown timeout {which}: use UPSTAGE_TIMEOUT_CONNECT..TOTAL (0..3)"),
-            )),
-        })
-    }
+    configure(b, |b| {
+        let set: fn(ClientBuilder, Option<Duration>) -> ClientBuilder = match which {
+            UPSTAGE_TIMEOUT_CONNECT => ClientBuilder::connect_timeout,
+            UPSTAGE_TIMEOUT_HEADERS => ClientBuilder::headers_timeout,
+            UPSTAGE_TIMEOUT_IDLE => ClientBuilder::idle_timeout,
+            UPSTAGE_TIMEOUT_TOTAL => ClientBuilder::total_timeout,
+            _ => {
+                return Err(invalid(format!(
+                    "unknown timeout {which}: use UPSTAGE_TIMEOUT_CONNECT..TOTAL (0..3)"
+                )))
+            }
+        };
+        b.apply(|builder| set(builder, timeout))
+    })
 }
 
 /// Sets how many times a failed attempt is retried before the first token (default 2).
@@ -187,8 +191,7 @@ pub unsafe extern "C" fn upstage_client_builder_set_max_retries(
     b: *mut upstage_client_builder,
     n: u32,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.max_retries(n))) }
+    configure(b, |b| b.apply(|builder| builder.max_retries(n)))
 }
 
 /// Sets the model used when a request names none (official API flavor; default
@@ -203,10 +206,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_default_model(
     b: *mut upstage_client_builder,
     model: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `model`.
-    let model = unsafe { str_arg(model, "model") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.default_model(model?))) }
+    configure(b, |b| {
+        let model = str_arg(model, "model")?;
+        b.apply(|builder| builder.default_model(model))
+    })
 }
 
 /// Trusts the certificates of this PEM file instead of the bundled web roots (read by
@@ -221,10 +224,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_ca_file(
     b: *mut upstage_client_builder,
     path: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `path`.
-    let path = unsafe { str_arg(path, "path") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.ca_file(path?))) }
+    configure(b, |b| {
+        let path = str_arg(path, "path")?;
+        b.apply(|builder| builder.ca_file(path))
+    })
 }
 
 /// Sets one size limit in bytes; exceeding it is `UPSTAGE_ERR_LIMIT`, never an
@@ -243,27 +246,23 @@ pub unsafe extern "C" fn upstage_client_builder_set_limit(
     which: i32,
     bytes: usize,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: `b` is NULL or a live builder used by this thread only (contract).
-        let b = unsafe { b.as_mut() }.ok_or_else(|| null("b"))?;
+    configure(b, |b| {
         if bytes == 0 {
-            return Err(error(ErrorKind::InvalidArgument, "a limit must be > 0"));
+            return Err(invalid("a limit must be > 0"));
         }
-        let mut limits = b.limits;
-        match which {
-            UPSTAGE_LIMIT_LINE => limits.max_line = bytes,
-            UPSTAGE_LIMIT_EVENT => limits.max_event = bytes,
-            UPSTAGE_LIMIT_ERROR_BODY => limits.max_error_body = bytes,
+        let limit = match which {
+            UPSTAGE_LIMIT_LINE => &mut b.limits.max_line,
+            UPSTAGE_LIMIT_EVENT => &mut b.limits.max_event,
+            UPSTAGE_LIMIT_ERROR_BODY => &mut b.limits.max_error_body,
             _ => {
-                return Err(error(
-                    ErrorKind::InvalidArgument,
-                    format!("unknown limit {which}: use UPSTAGE_LIMIT_LINE..ERROR_BODY (0..2)"),
-                ))
+                return Err(invalid(format!(
+                    "unknown limit {which}: use UPSTAGE_LIMIT_LINE..ERROR_BODY (0..2)"
+                )))
             }
-        }
-        b.limits = limits;
-        b.builder = std::mem::take(&mut b.builder).limits(limits);
-        Ok(UPSTAGE_OK)
+        };
+        *limit = bytes;
+        let limits = b.limits;
+        b.apply(|builder| builder.limits(limits))
     })
 }
 
@@ -283,20 +282,13 @@ pub unsafe extern "C" fn upstage_client_builder_build(
     out: *mut *mut upstage_client,
     err: *mut upstage_error,
 ) -> upstage_status {
-    guard(err, || -> Outcome {
-        if b.is_null() {
-            return Err(null("b"));
-        }
-        // SAFETY: `b` came from `upstage_client_builder_new` and is given up by the caller:
-        // we take ownership back, so it is freed on every path below.
-        let builder = unsafe { Box::from_raw(b) }.builder;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        let client = builder.build()?;
-        let handle = Box::into_raw(Box::new(upstage_client { client }));
-        // SAFETY: `out` is non-NULL and writable by the caller's contract.
-        unsafe { out.write(handle) };
+    guard(err, || {
+        // Taken back first: the builder is freed on every path, as documented.
+        let builder = take_handle(b, "b")?.builder;
+        let out = out_arg(out, "out")?;
+        out.hand_out(upstage_client {
+            client: builder.build()?,
+        });
         Ok(UPSTAGE_OK)
     })
 }
@@ -308,12 +300,7 @@ pub unsafe extern "C" fn upstage_client_builder_build(
 /// `b` is NULL or a live builder, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_client_builder_free(b: *mut upstage_client_builder) {
-    guard_value((), || {
-        if !b.is_null() {
-            // SAFETY: `b` came from `upstage_client_builder_new` and is given up by the caller.
-            drop(unsafe { Box::from_raw(b) });
-        }
-    })
+    free_handle(b)
 }
 
 /// Frees a client. NULL is a no-op. Streams opened from it remain usable.
@@ -323,10 +310,5 @@ pub unsafe extern "C" fn upstage_client_builder_free(b: *mut upstage_client_buil
 /// `c` is NULL or a live client that no other thread is using any more.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_client_free(c: *mut upstage_client) {
-    guard_value((), || {
-        if !c.is_null() {
-            // SAFETY: `c` came from `upstage_client_builder_build` and is given up by the caller.
-            drop(unsafe { Box::from_raw(c) });
-        }
-    })
+    free_handle(c)
 }

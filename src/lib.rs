@@ -39,8 +39,10 @@ mod chunk;
 mod client;
 mod completion;
 mod error;
-// The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment.
+// The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment. Public
+// so that Rust tests can drive the C functions, hidden because its readers use the header.
 #[allow(unsafe_code)]
+#[doc(hidden)]
 pub mod ffi;
 mod models;
 mod prompt;

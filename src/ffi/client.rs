@@ -27,17 +27,26 @@ pub const UPSTAGE_LIMIT_EVENT: i32 = 1;
 /// `upstage_client_builder_set_limit`: how much of an HTTP error body is read (default 64 KiB).
 pub const UPSTAGE_LIMIT_ERROR_BODY: i32 = 2;
 
-/// Configures a client. Created by `upstage_client_builder_new`, consumed by
-/// `upstage_client_builder_build` (or abandoned with `upstage_client_builder_free`).
-/// Use from one thread at a time.
+/// Configures a client.
+///
+/// Ownership: `upstage_client_builder_new` hands out a builder that the caller owns. The
+/// setters only borrow it. Give it back exactly once: to `upstage_client_builder_build`,
+/// which always consumes it (success or not), or to `upstage_client_builder_free`.
+///
+/// Threads: one thread at a time.
 pub struct upstage_client_builder {
     builder: ClientBuilder,
     limits: Limits,
 }
 
-/// A configured client: immutable and thread-safe. Share one across threads and streams;
-/// free it with `upstage_client_free` after the last call that uses it has returned (streams
-/// opened from it stay valid: they keep what they need).
+/// A configured client.
+///
+/// Ownership: `upstage_client_builder_build` hands out a client that the caller owns; free it
+/// with `upstage_client_free` after the last call that uses it has returned. Functions that
+/// take a `const upstage_client *` only borrow it for the call. Streams and completions made
+/// with it keep what they need, so they stay valid after the client is freed.
+///
+/// Threads: immutable and thread-safe; any number of threads may use one client at once.
 pub struct upstage_client {
     pub(crate) client: Client,
 }
@@ -113,8 +122,8 @@ pub unsafe extern "C" fn upstage_client_builder_set_base_url(
     })
 }
 
-/// Selects the seed's web demo flavor (`on` true) or the official API flavor (false, the
-/// default).
+/// Selects the legacy web demo flavor, the endpoint g4f's Upstage provider uses (`on` true),
+/// or the official API flavor (false, the default).
 /// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
 ///
 /// # Safety
@@ -267,9 +276,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_limit(
 }
 
 /// Checks the configuration and builds the client; no I/O except reading a CA file.
-/// Always consumes `b`, success or not: do not use or free it afterwards.
-/// @param out receives the new client on success (untouched otherwise); free it with
-///        `upstage_client_free`.
+/// Takes ownership of `b` and always frees it, success or not: do not use or free it
+/// afterwards.
+/// @param out receives the new client on success (untouched otherwise); the caller owns it
+///        and frees it with `upstage_client_free`.
 /// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (bad URL,
 ///         proxy or CA file; no API key for the official API).
 ///
@@ -293,7 +303,8 @@ pub unsafe extern "C" fn upstage_client_builder_build(
     })
 }
 
-/// Frees a builder that will not be built. NULL is a no-op.
+/// Frees a builder that will not be built (not one given to `upstage_client_builder_build`,
+/// which already freed it). NULL is a no-op.
 ///
 /// # Safety
 ///
@@ -303,7 +314,7 @@ pub unsafe extern "C" fn upstage_client_builder_free(b: *mut upstage_client_buil
     free_handle(b)
 }
 
-/// Frees a client. NULL is a no-op. Streams opened from it remain usable.
+/// Frees a client. NULL is a no-op. Streams and completions made with it remain usable.
 ///
 /// # Safety
 ///
@@ -311,4 +322,54 @@ pub unsafe extern "C" fn upstage_client_builder_free(b: *mut upstage_client_buil
 #[no_mangle]
 pub unsafe extern "C" fn upstage_client_free(c: *mut upstage_client) {
     free_handle(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::ffi::UPSTAGE_ERR_INVALID_ARGUMENT;
+
+    #[test]
+    fn a_rejected_setting_leaves_the_builder_as_it_was() {
+        let b = upstage_client_builder_new();
+        let mut client = ptr::null_mut();
+        // SAFETY: the C API used as documented: a live builder, NUL-terminated strings, the
+        // builder consumed by `build` and the client freed once.
+        unsafe {
+            assert_eq!(upstage_client_builder_set_api_key(b, c"k".as_ptr()), 0);
+            let url = c"http://127.0.0.1:9/v1";
+            assert_eq!(upstage_client_builder_set_base_url(b, url.as_ptr()), 0);
+            let model = c"solar-mini4";
+            assert_eq!(
+                upstage_client_builder_set_default_model(b, model.as_ptr()),
+                0
+            );
+
+            let bad = UPSTAGE_ERR_INVALID_ARGUMENT;
+            assert_eq!(upstage_client_builder_set_timeout_ms(b, 99, 5), bad);
+            assert_eq!(upstage_client_builder_set_limit(b, 99, 5), bad);
+            assert_eq!(
+                upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_LINE, 0),
+                bad
+            );
+            let not_utf8 = c"\xff";
+            assert_eq!(
+                upstage_client_builder_set_ca_file(b, not_utf8.as_ptr()),
+                bad
+            );
+            assert_eq!(upstage_client_builder_set_proxy(b, not_utf8.as_ptr()), bad);
+
+            assert_eq!(
+                upstage_client_builder_build(b, &mut client, ptr::null_mut()),
+                0
+            );
+            let built = &(*client).client;
+            assert_eq!(built.endpoint(), "http://127.0.0.1:9/v1/chat/completions");
+            assert_eq!(built.default_model(), "solar-mini4");
+            assert_eq!(built.limits(), Limits::default());
+            upstage_client_free(client);
+        }
+    }
 }

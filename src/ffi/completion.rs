@@ -11,9 +11,14 @@ use super::stream::{upstage_cancel_token, upstage_usage};
 use super::{upstage_error, upstage_status, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
 use crate::{CancelHandle, ChatCompletion, Usage};
 
-/// A whole answer from `upstage_chat_complete`: immutable, so it may be read from several
-/// threads at once. Every text it hands out is NUL-terminated and borrowed from it, valid
-/// until `upstage_completion_free`.
+/// A whole answer from `upstage_chat_complete`.
+///
+/// Ownership: `upstage_chat_complete` and `upstage_chat_complete_cancellable` hand out a
+/// completion that the caller owns; free it with `upstage_completion_free`. Every text it
+/// hands out is NUL-terminated and borrowed from it, valid until that free: never free a
+/// text, copy it to keep it longer.
+///
+/// Threads: immutable, so any number of threads may read it at once.
 pub struct upstage_completion {
     content: CText,
     reasoning: CText,
@@ -59,8 +64,8 @@ impl From<ChatCompletion> for upstage_completion {
 
 /// Sends `r` as a non-streaming request (`"stream": false`) and waits for the whole answer.
 /// A server that streams anyway is drained into the same result. Blocks.
-/// @param out receives the completion on success (untouched otherwise); free it with
-///        `upstage_completion_free`.
+/// @param out receives the completion on success (untouched otherwise); the caller owns it
+///        and frees it with `upstage_completion_free`.
 /// @return `UPSTAGE_OK` or an error, as `upstage_stream_open` and `upstage_stream_next`.
 ///
 /// # Safety

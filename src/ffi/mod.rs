@@ -72,9 +72,12 @@ pub const UPSTAGE_ERR_PANIC: upstage_status = -100;
 /// Size of `upstage_error.message`, NUL included.
 pub const UPSTAGE_ERROR_MESSAGE_SIZE: usize = 512;
 
-/// What went wrong. Allocated by the caller (on the stack is fine); every `err` argument may
-/// be NULL. When non-NULL it is written on every return: `status` is the returned status,
-/// `http_status` and `message` describe an error (0 and "" on success).
+/// What went wrong.
+///
+/// Ownership: allocated and owned by the caller (on the stack is fine); the library only
+/// writes it, and keeps no pointer to it. Every `err` argument may be NULL. When non-NULL it
+/// is written on every return: `status` is the returned status, `http_status` and `message`
+/// describe an error (0 and "" on success).
 #[repr(C)]
 pub struct upstage_error {
     /// The status the function returned.

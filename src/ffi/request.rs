@@ -8,15 +8,21 @@ use super::boundary::{
 use super::{upstage_error, upstage_status, UPSTAGE_OK};
 use crate::{ChatRequest, Message};
 
-/// A chat request: model, messages and body parameters. Use from one thread at a time;
-/// sending it (`upstage_stream_open`, `upstage_chat_stream`, `upstage_chat_complete`) only
-/// reads it, so it can be sent again.
+/// A chat request: model, messages and body parameters.
+///
+/// Ownership: `upstage_request_new` and `upstage_request_from_json` hand out a request that
+/// the caller owns; free it with `upstage_request_free`. Sending it (`upstage_stream_open`,
+/// `upstage_chat_stream`, `upstage_chat_complete`) only borrows it for the call, so it can be
+/// sent again, and freed while a stream opened with it is still being read.
+///
+/// Threads: one thread at a time.
 pub struct upstage_request {
     pub(crate) request: ChatRequest,
 }
 
-/// A new, empty request for `model` (copied). NULL or `""`: the client's default model
-/// (the web demo resolves names with `upstage_resolve_model`). Free it with
+/// A new, empty request for `model` (copied), e.g. `"solar-pro4"` or `"solar-mini4"`. NULL
+/// or `""`: the client's default model (the legacy web demo resolves names with
+/// `upstage_resolve_model`). The caller owns the request and frees it with
 /// `upstage_request_free`.
 /// @return the request, or NULL when `model` is not valid UTF-8.
 ///
@@ -88,8 +94,8 @@ pub unsafe extern "C" fn upstage_request_set_param(
 
 /// Parses a whole request body: `{"model": ..., "messages": [...], ...}` (`messages`
 /// required, `model` optional, `stream` ignored, every other field kept).
-/// @param out receives the new request on success (untouched otherwise); free it with
-///        `upstage_request_free`.
+/// @param out receives the new request on success (untouched otherwise); the caller owns it
+///        and frees it with `upstage_request_free`.
 /// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety

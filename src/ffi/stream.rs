@@ -12,12 +12,18 @@ use super::request::upstage_request;
 use super::{upstage_error, upstage_status, UPSTAGE_DONE, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
 use crate::{CancelHandle, ChatStream, Delta, Error, ErrorKind, Usage};
 
-/// An open streaming answer. Created by `upstage_stream_open`, freed by
-/// `upstage_stream_free` (which closes the connection).
+/// An open streaming answer.
 ///
-/// One thread at a time may call functions on a stream, except `upstage_stream_cancel`,
-/// which any thread may call at any time before `upstage_stream_free` starts, even while
-/// `upstage_stream_next` is blocked.
+/// Ownership: `upstage_stream_open` and `upstage_stream_open_cancellable` hand out a stream
+/// that the caller owns; free it with `upstage_stream_free`, which closes the connection.
+/// The texts it hands out are borrowed from it, never freed by the caller: a token or event
+/// is valid until the next `upstage_stream_next` or `upstage_stream_next_event` on it (or its
+/// free); `upstage_stream_finish_reason`, `upstage_stream_model` and
+/// `upstage_stream_request_id` until its free.
+///
+/// Threads: one thread at a time may call functions on a stream, except
+/// `upstage_stream_cancel`, which any thread may call at any time before
+/// `upstage_stream_free` starts, even while `upstage_stream_next` is blocked.
 pub struct upstage_stream {
     /// Read (through a shared reference only) by `upstage_stream_cancel` from any thread.
     cancel: CancelHandle,
@@ -153,9 +159,16 @@ pub struct upstage_event {
     pub usage: upstage_usage,
 }
 
-/// Cancels a stream before it exists: pass it to `upstage_stream_open_cancellable`, then
-/// call `upstage_cancel_token_cancel` from any thread to stop the connection attempt, a
-/// retry's wait, the wait for headers, or the stream opened with it. Thread-safe.
+/// Cancels a stream before it exists: pass it to `upstage_stream_open_cancellable` (or
+/// `upstage_chat_complete_cancellable`), then call `upstage_cancel_token_cancel` from any
+/// thread to stop the connection attempt, a retry's wait, the wait for headers, or the stream
+/// opened with it.
+///
+/// Ownership: `upstage_cancel_token_new` hands out a token that the caller owns; free it with
+/// `upstage_cancel_token_free` once no thread will cancel with it any more. Opening with it
+/// only borrows it for the call.
+///
+/// Threads: thread-safe; `upstage_cancel_token_cancel` may be called from any thread.
 pub struct upstage_cancel_token {
     cancel: CancelHandle,
 }
@@ -167,7 +180,8 @@ impl upstage_cancel_token {
     }
 }
 
-/// A new cancel token. Free it with `upstage_cancel_token_free`. NULL only on a panic.
+/// A new cancel token, owned by the caller: free it with `upstage_cancel_token_free`. NULL
+/// only on a panic.
 #[no_mangle]
 pub extern "C" fn upstage_cancel_token_new() -> *mut upstage_cancel_token {
     guard_value(std::ptr::null_mut(), || {
@@ -208,8 +222,8 @@ pub unsafe extern "C" fn upstage_cancel_token_free(t: *mut upstage_cancel_token)
 
 /// Opens a stream: sends `r` with `c` (retrying as configured) and returns once the
 /// response headers are in. Blocks. `c` and `r` are only read and may be freed afterwards.
-/// @param out receives the stream on success (untouched otherwise); free it with
-///        `upstage_stream_free`.
+/// @param out receives the stream on success (untouched otherwise); the caller owns it and
+///        frees it with `upstage_stream_free`.
 /// @return `UPSTAGE_OK`, or an error: `UPSTAGE_ERR_NULL_ARGUMENT`,
 ///         `UPSTAGE_ERR_INVALID_ARGUMENT` (e.g. no messages), `UPSTAGE_ERR_CONNECT`,
 ///         `UPSTAGE_ERR_TIMEOUT`, `UPSTAGE_ERR_HTTP` (`err->http_status` set),
@@ -523,8 +537,9 @@ pub type upstage_token_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, text: *const c_char, len: usize) -> i32>;
 
 /// Streams a whole answer through a callback (libcurl style): opens the stream, calls `cb`
-/// once per content token on the calling thread, and returns when the stream ends. `cb` is
-/// never retained after the return.
+/// once per content token on the calling thread, and returns when the stream ends or `cb`
+/// returns `UPSTAGE_STOP`. `c` and `r` are only borrowed; `cb` and `userdata` are never
+/// retained after the return.
 /// @param userdata passed to `cb` unchanged (may be NULL).
 /// @return `UPSTAGE_OK` when the stream finished normally; `UPSTAGE_ERR_CANCELLED` when
 ///         `cb` returned `UPSTAGE_STOP` or another non-zero value (the connection is closed

@@ -174,6 +174,37 @@ impl<T> Out<*mut T> {
     }
 }
 
+/// A caller's text buffer of `cap` bytes, for the snprintf pattern.
+pub(super) struct OutBuffer {
+    ptr: *mut c_char,
+    cap: usize,
+}
+
+/// The buffer argument `what` of `cap` bytes: NULL only when `cap` is 0.
+pub(super) fn out_buffer(ptr: *mut c_char, cap: usize, what: &str) -> Result<OutBuffer, Error> {
+    if ptr.is_null() && cap > 0 {
+        return Err(null(what));
+    }
+    Ok(OutBuffer { ptr, cap })
+}
+
+impl OutBuffer {
+    /// Copies `text` and a NUL into the buffer when both fit; otherwise leaves it untouched
+    /// (the caller learns the length and calls again with a larger buffer).
+    pub(super) fn fill_if_it_fits(self, text: &str) {
+        if self.cap <= text.len() {
+            return;
+        }
+        // SAFETY: `cap > text.len() >= 0`, so `ptr` is not NULL (checked by `out_buffer`),
+        // and came from C: valid for `cap` bytes of writes (module docs), enough for the text
+        // and its NUL. A Rust string never overlaps the caller's buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), self.ptr.cast::<u8>(), text.len());
+            self.ptr.add(text.len()).write(0);
+        }
+    }
+}
+
 /// Stores `value` in `*ptr` when the caller asked for it (`ptr` not NULL).
 pub(super) fn write_if_asked<T>(ptr: *mut T, value: T) {
     if let Some(out) = NonNull::new(ptr) {
@@ -341,6 +372,23 @@ mod tests {
         assert!(arg::<String>(std::ptr::null(), "s").is_err());
         free_handle(new_handle(vec![1u8; 16]));
         free_handle::<Vec<u8>>(std::ptr::null_mut());
+    }
+
+    #[test]
+    fn buffers_are_filled_only_when_the_text_and_its_nul_fit() {
+        assert!(out_buffer(std::ptr::null_mut(), 1, "buf").is_err());
+        out_buffer(std::ptr::null_mut(), 0, "buf")
+            .unwrap()
+            .fill_if_it_fits("abc");
+        let mut buf = [b'x' as c_char; 4];
+        out_buffer(buf.as_mut_ptr(), 3, "buf")
+            .unwrap()
+            .fill_if_it_fits("abc");
+        assert_eq!(buf.map(|c| c as u8), *b"xxxx");
+        out_buffer(buf.as_mut_ptr(), 4, "buf")
+            .unwrap()
+            .fill_if_it_fits("abc");
+        assert_eq!(buf.map(|c| c as u8), *b"abc\0");
     }
 
     #[test]

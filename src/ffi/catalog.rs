@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
-use super::boundary::{guard, guard_value, null, opt_str_arg, out_arg, str_arg};
+use super::boundary::{guard, guard_value, opt_str_arg, out_arg, out_buffer, str_arg};
 use super::{upstage_error, upstage_status, UPSTAGE_OK};
 use crate::{get_model, MODELS, WEB_DEMO_DEFAULT_MODEL};
 
@@ -93,18 +93,9 @@ pub unsafe extern "C" fn upstage_format_prompt(
     guard(err, || {
         let json = str_arg(messages_json, "messages_json")?;
         let out_len = out_arg(out_len, "out_len")?;
-        if buf.is_null() && cap > 0 {
-            return Err(null("buf"));
-        }
+        let buf = out_buffer(buf, cap, "buf")?;
         let prompt = crate::format_prompt_json(json)?;
-        if cap > prompt.len() {
-            // SAFETY: `buf` is valid for `cap > prompt.len()` bytes, so the text and its
-            // NUL fit; the prompt is a fresh String that cannot overlap `buf`.
-            unsafe {
-                std::ptr::copy_nonoverlapping(prompt.as_ptr(), buf.cast::<u8>(), prompt.len());
-                buf.add(prompt.len()).write(0);
-            }
-        }
+        buf.fill_if_it_fits(&prompt);
         out_len.write(prompt.len());
         Ok(UPSTAGE_OK)
     })

@@ -78,7 +78,8 @@ fn configure(
 }
 
 impl upstage_client_builder {
-    /// Replaces the Rust builder with `f(builder)` (its methods take it by value).
+    /// Replaces the Rust builder with `f(builder)` (its methods take it by value). Never
+    /// fails: it returns a `Result` so that it can end a setter's `configure` body.
     fn apply(&mut self, f: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Result<(), Error> {
         self.builder = f(std::mem::take(&mut self.builder));
         Ok(())

@@ -261,7 +261,7 @@ static void test_request(void) {
 
 static int32_t never_called(void *userdata, const char *text, size_t len) {
     (void)userdata; (void)text; (void)len;
-    return 1;
+    return UPSTAGE_STOP;
 }
 
 static void test_network_functions_without_network(void) {

@@ -1,10 +1,14 @@
-//! What a stream has learned so far: chunks applied in order, tool calls assembled by index,
-//! deltas queued for the caller.
+//! What a stream has learned so far: chunks applied in order, every choice assembled by its
+//! index (texts, tool calls, finish reason, log probabilities), deltas queued for the
+//! caller.
 
 use std::collections::VecDeque;
 
-use crate::completion::{Delta, ToolCall, ToolCallDelta, Usage};
-use crate::wire::{Chunk, DeltaFields, ToolCallFragment};
+use crate::choices::ChoiceSet;
+use crate::completion::{ChatCompletion, ChoiceDelta, Delta, Usage};
+use crate::error::Result;
+use crate::tool_calls::Fragment;
+use crate::wire::{Choice, Chunk};
 
 /// What a chunk is turned into: a token for `next_token`, or queued deltas for `next_delta`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -16,22 +20,64 @@ pub(crate) enum Mode {
 /// Everything learned from the stream so far, apart from the decoder.
 #[derive(Default)]
 pub(crate) struct Progress {
+    /// The token `next_token` hands out (choice 0's content), reused so that a token costs
+    /// no allocation.
     pub token: String,
-    pub pending: VecDeque<Delta>,
-    pub finish_reason: Option<String>,
+    pub pending: VecDeque<ChoiceDelta>,
+    /// Every choice seen, by index.
+    pub choices: ChoiceSet,
+    /// Whether choice 0's tokens are also kept in `choices` (for snapshots of a stream read
+    /// token by token; off on the allocation-free token path).
+    pub keep_tokens: bool,
     pub usage: Option<Usage>,
     pub model: Option<String>,
     pub id: Option<String>,
     pub request_id: Option<String>,
-    pub tool_calls: Vec<ToolCall>,
     pub skipped_chunks: u64,
     pub attempts: u32,
     /// Body bytes read, kept once the decoder is dropped.
     pub bytes: u64,
 }
 
-/// Records what a chunk says; returns whether it produced something to hand out.
-pub(crate) fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> bool {
+impl Progress {
+    /// Choice 0's finish reason.
+    pub fn finish_reason(&self) -> Option<&str> {
+        self.choices.get(0)?.finish_reason.as_deref()
+    }
+
+    /// Takes a token that the fast path decoded (choice 0's content).
+    pub fn take_token(&mut self, content: &str) {
+        self.token.clear();
+        self.token.push_str(content);
+        if self.keep_tokens {
+            self.choices.get_mut(0).content.push_str(content);
+        }
+    }
+
+    /// What was assembled so far, as a completion (nothing is checked).
+    pub fn snapshot(&self) -> ChatCompletion {
+        self.completion(self.choices.clone().into_partial())
+    }
+
+    /// A completion of `choices` with what the stream learned about the whole answer.
+    pub fn completion(&self, choices: Vec<crate::choices::Choice>) -> ChatCompletion {
+        let mut completion = ChatCompletion::from_choices(choices);
+        completion.usage = self.usage;
+        completion.model.clone_from(&self.model);
+        completion.id.clone_from(&self.id);
+        completion.request_id.clone_from(&self.request_id);
+        completion
+    }
+}
+
+/// Records what a chunk says; returns whether it produced something to hand out: a token
+/// (choice 0's content) in `Tokens` mode, queued deltas in `Deltas` mode.
+///
+/// # Errors
+///
+/// [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) for tool-call fragments that cannot be
+/// read as a call.
+pub(crate) fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> Result<bool> {
     if progress.id.is_none() {
         progress.id = chunk.id.map(|id| id.into_owned());
     }
@@ -39,100 +85,95 @@ pub(crate) fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> 
         progress.model = chunk.model.map(|m| m.into_owned());
     }
     let mut produced = false;
-    if let Some(choice) = chunk.choice {
-        if let Some(delta) = choice.delta {
-            produced |= apply_delta(progress, delta, mode);
-        }
-        if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
-            if mode == Mode::Deltas {
-                progress
-                    .pending
-                    .push_back(Delta::Finish(reason.to_string()));
-                produced = true;
-            }
-            progress.finish_reason = Some(reason.into_owned());
-        }
+    for (index, choice) in chunk.choices.into_indexed() {
+        produced |= apply_choice(progress, index, choice, mode)?;
     }
     if let Some(usage) = chunk.usage {
         let usage = usage.into_usage();
         progress.usage = Some(usage);
         if mode == Mode::Deltas {
-            progress.pending.push_back(Delta::Usage(usage));
+            progress.pending.push_back(ChoiceDelta {
+                choice: 0,
+                delta: Delta::Usage(usage),
+            });
             produced = true;
         }
     }
-    produced
+    Ok(produced)
 }
 
-fn apply_delta(progress: &mut Progress, delta: DeltaFields, mode: Mode) -> bool {
+fn apply_choice(progress: &mut Progress, index: u32, choice: Choice, mode: Mode) -> Result<bool> {
+    let Progress {
+        token,
+        pending,
+        choices,
+        keep_tokens,
+        ..
+    } = progress;
+    let state = choices.get_mut(index);
+    let deltas = mode == Mode::Deltas;
     let mut produced = false;
-    for fragment in delta.tool_calls.into_iter().flatten() {
-        let fragment = merge_tool_call(&mut progress.tool_calls, fragment);
-        if mode == Mode::Deltas {
-            progress.pending.push_back(Delta::ToolCall(fragment));
+    let mut queue = |delta: Delta| {
+        pending.push_back(ChoiceDelta {
+            choice: index,
+            delta,
+        });
+    };
+    if let Some(delta) = choice.delta {
+        for call in delta.tool_calls.iter().flat_map(|calls| &calls.0) {
+            if let Some(added) = state.apply_tool_call(Fragment::from_wire(call))? {
+                if deltas {
+                    queue(Delta::ToolCall(added));
+                    produced = true;
+                }
+            }
+        }
+        let reasoning = delta.reasoning.or(delta.reasoning_content);
+        if let Some(text) = reasoning.filter(|t| !t.is_empty()) {
+            state.reasoning.push_str(&text);
+            if deltas {
+                queue(Delta::Reasoning(text.into_owned()));
+                produced = true;
+            }
+        }
+        if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+            if deltas {
+                state.content.push_str(&text);
+                queue(Delta::Content(text.into_owned()));
+                produced = true;
+            } else if index == 0 {
+                // The token; reuse the buffer so that a token costs no allocation.
+                token.clear();
+                token.push_str(&text);
+                if *keep_tokens {
+                    state.content.push_str(&text);
+                }
+                produced = true;
+            } else {
+                state.content.push_str(&text);
+            }
+        }
+        if let Some(text) = delta.refusal.filter(|t| !t.is_empty()) {
+            state.refusal.push_str(&text);
+            if deltas {
+                queue(Delta::Refusal(text.into_owned()));
+                produced = true;
+            }
+        }
+    }
+    if let Some(logprobs) = choice.logprobs.map(|l| l.0).filter(|l| !l.is_empty()) {
+        if deltas {
+            queue(Delta::Logprobs(logprobs.clone()));
+            produced = true;
+        }
+        state.add_logprobs(logprobs);
+    }
+    if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
+        state.finish_reason = Some(reason.to_string());
+        if deltas {
+            queue(Delta::Finish(reason.into_owned()));
             produced = true;
         }
     }
-    let reasoning = delta.reasoning.or(delta.reasoning_content);
-    let texts = [
-        (reasoning, Delta::Reasoning as fn(String) -> Delta),
-        (delta.content, Delta::Content),
-        (delta.refusal, Delta::Refusal),
-    ];
-    for (index, (text, make)) in texts.into_iter().enumerate() {
-        let Some(text) = text.filter(|t| !t.is_empty()) else {
-            continue;
-        };
-        match mode {
-            Mode::Deltas => progress.pending.push_back(make(text.into_owned())),
-            // Only content is a token; reuse the buffer so a token costs no allocation.
-            Mode::Tokens if index == 1 => {
-                progress.token.clear();
-                progress.token.push_str(&text);
-            }
-            Mode::Tokens => continue,
-        }
-        produced = true;
-    }
-    produced
-}
-
-/// Adds a fragment to the call with the same index (creating it), and returns the
-/// fragment as a public delta.
-fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: ToolCallFragment) -> ToolCallDelta {
-    // Servers that omit `index` send one fragment per call (whole calls).
-    let index = fragment.index.unwrap_or(calls.len() as u32);
-    let position = match calls.iter().position(|c| c.index == index) {
-        Some(position) => position,
-        None => {
-            let at = calls.partition_point(|c| c.index < index);
-            calls.insert(
-                at,
-                ToolCall {
-                    index,
-                    ..ToolCall::default()
-                },
-            );
-            at
-        }
-    };
-    let call = &mut calls[position];
-    let (name, arguments) = match fragment.function {
-        Some(f) => (f.name, f.arguments),
-        None => (None, None),
-    };
-    let delta = ToolCallDelta {
-        index,
-        id: fragment.id.map(|s| s.into_owned()),
-        name: name.map(|s| s.into_owned()),
-        arguments: arguments.map(|s| s.into_owned()).unwrap_or_default(),
-    };
-    if let Some(id) = &delta.id {
-        call.id.clone_from(id);
-    }
-    if let Some(name) = &delta.name {
-        call.name.push_str(name);
-    }
-    call.arguments.push_str(&delta.arguments);
-    delta
+    Ok(produced)
 }

@@ -87,6 +87,19 @@ pub struct Choice {
 }
 
 impl Choice {
+    /// Choice 0 as the fields of a completion built without choices.
+    pub(crate) fn from_fields(completion: &crate::ChatCompletion) -> Choice {
+        Choice {
+            index: 0,
+            content: completion.content.clone(),
+            reasoning: completion.reasoning.clone(),
+            refusal: completion.refusal.clone(),
+            tool_calls: completion.tool_calls.clone(),
+            finish_reason: completion.finish_reason.clone(),
+            logprobs: completion.logprobs.clone(),
+        }
+    }
+
     /// This answer as the assistant message that continues the conversation: its content
     /// and its tool calls (answer each with [`Message::tool`]). The reasoning is left
     /// out, as most servers want it; [`to_message_with_reasoning`] keeps it.
@@ -213,6 +226,11 @@ impl ChoiceSet {
     /// Every choice seen, by index.
     pub fn iter(&self) -> impl Iterator<Item = &ChoiceState> {
         self.choices.iter()
+    }
+
+    /// Checks every choice's tool calls (each must have a name).
+    pub fn check(&self) -> Result<()> {
+        self.choices.iter().try_for_each(|c| c.tools.check())
     }
 
     /// Whether every choice seen has a finish reason (and at least one was seen).

@@ -12,6 +12,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cancel::CancelHandle;
+use crate::in_band;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 
 /// A failed attempt: the error, and the server's `x-should-retry` verdict when it gave one
@@ -39,13 +40,21 @@ impl Failure {
     }
 
     /// A stream that failed after its headers, before anything reached the caller: a body
-    /// that died (reset, closed early) may be sent again; anything the server said (an error,
-    /// bad data) is final.
+    /// that died (reset, closed early) may be sent again, and so may an error the server
+    /// reported in the stream that it could have sent as an HTTP status instead (rate limit,
+    /// overload, server error: the same rules as for that status); bad data is final.
     pub fn before_first_token(error: Error) -> Failure {
-        let died = matches!(error.kind(), ErrorKind::Truncated | ErrorKind::Io);
+        let verdict = match error.kind() {
+            ErrorKind::Truncated | ErrorKind::Io => true,
+            ErrorKind::Api => {
+                in_band::equivalent_status(error.api_type(), error.api_code())
+                    .is_some_and(|status| is_retryable_status(status, &error))
+            }
+            _ => false,
+        };
         Failure {
             error,
-            should_retry: Some(died),
+            should_retry: Some(verdict),
         }
     }
 }
@@ -141,21 +150,25 @@ fn is_retryable(error: &Error, should_retry: Option<bool>) -> bool {
             error.timeout_phase(),
             Some(TimeoutPhase::Connect | TimeoutPhase::Headers)
         ),
-        ErrorKind::Http | ErrorKind::Limit => match error.http_status() {
-            Some(429) => !is_quota_exhausted(error),
-            Some(status) => matches!(status, 408 | 409) || status >= 500,
-            None => false,
-        },
+        ErrorKind::Http | ErrorKind::Limit => error
+            .http_status()
+            .is_some_and(|status| is_retryable_status(status, error)),
         _ => false,
+    }
+}
+
+/// Whether an HTTP status (or the status an in-band error stands for) is worth a retry:
+/// 408, 409, 429 (unless the quota is exhausted) and 5xx.
+fn is_retryable_status(status: u16, error: &Error) -> bool {
+    match status {
+        429 => !is_quota_exhausted(error),
+        status => matches!(status, 408 | 409) || status >= 500,
     }
 }
 
 /// A 429 that says the account is out of credit: waiting will not help.
 fn is_quota_exhausted(error: &Error) -> bool {
-    [error.api_code(), error.api_type()]
-        .into_iter()
-        .flatten()
-        .any(|s| s == "insufficient_quota")
+    in_band::is_quota(error.api_type(), error.api_code())
 }
 
 /// The exponential backoff before retry number `retry` (0-based):

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use crate::accumulate::{apply_chunk, Mode, Progress};
 use crate::cancel::CancelHandle;
-use crate::completion::{ChatCompletion, Delta, ToolCall, Usage};
+use crate::completion::{ChatCompletion, ChoiceDelta, Delta, ToolCall, Usage};
 use crate::config::{Flavor, Limits};
 use crate::error::{Error, ErrorKind, Result};
 use crate::response::{sse_error, Body};
@@ -25,9 +25,23 @@ pub(crate) trait Reopen: Send {
 ///
 /// As an [`Iterator`] it yields the content tokens as owned `String`s. For no allocation
 /// per token use [`next_token`](ChatStream::next_token); for reasoning, tool calls,
-/// refusals, the finish reason and usage as they arrive use
+/// refusals, log probabilities, the finish reason and usage as they arrive use
 /// [`next_delta`](ChatStream::next_delta). After the last token, [`finish_reason`],
 /// [`usage`], [`model`] and [`request_id`] tell the rest.
+///
+/// # Several choices
+///
+/// A request with `"n": 2` gets two answers, interleaved chunk by chunk; a choice is known by
+/// its `index`, never by its place in a chunk. Tokens, [`next_delta`](ChatStream::next_delta),
+/// [`finish_reason`] and [`tool_calls`](ChatStream::tool_calls) are choice 0's;
+/// [`next_choice_delta`](ChatStream::next_choice_delta) hands out every choice's deltas with
+/// their index, and [`into_completion`](ChatStream::into_completion) gives every choice.
+///
+/// # When a stream fails
+///
+/// What arrived before the failure is not lost: [`snapshot`](ChatStream::snapshot) and
+/// [`into_partial_completion`](ChatStream::into_partial_completion) give the texts, tool
+/// calls, usage and finish reasons assembled so far next to the error.
 ///
 /// # When a stream is complete
 ///
@@ -144,9 +158,17 @@ impl ChatStream {
         if chunk.is_error() {
             return Err(wire::in_band_error(&chunk));
         }
-        apply_chunk(&mut stream.progress, chunk, Mode::Deltas);
+        apply_chunk(&mut stream.progress, chunk, Mode::Deltas)?;
+        stream.progress.choices.check()?;
         stream.state = State::Done;
         Ok(stream)
+    }
+
+    /// Keeps choice 0's tokens in the stream too, so that a [`snapshot`](Self::snapshot) of a
+    /// stream read token by token holds them (the C pull API does; the Rust token path does
+    /// not, so that a token costs no allocation).
+    pub(crate) fn keep_tokens(&mut self) {
+        self.progress.keep_tokens = true;
     }
 
     pub(crate) fn set_request_id(&mut self, request_id: Option<String>) {
@@ -164,15 +186,16 @@ impl ChatStream {
         self.progress.attempts = attempts;
     }
 
-    /// The next content token, borrowed from the stream's buffer (no allocation per token).
+    /// The next content token (of choice 0), borrowed from the stream's buffer (no
+    /// allocation per token).
     ///
     /// `None` when the stream finished normally; `Some(Err(_))` once when it failed, then
     /// `None`.
     pub fn next_token(&mut self) -> Option<Result<&str>> {
         loop {
             // Deltas queued by `next_delta`, or by a whole JSON answer.
-            while let Some(delta) = self.progress.pending.pop_front() {
-                if let Delta::Content(text) = delta {
+            while let Some(queued) = self.progress.pending.pop_front() {
+                if let (0, Delta::Content(text)) = (queued.choice, queued.delta) {
                     self.progress.token = text;
                     return Some(Ok(&self.progress.token));
                 }
@@ -186,9 +209,24 @@ impl ChatStream {
         }
     }
 
-    /// The next delta: content, reasoning, tool-call fragment, refusal, finish reason or
-    /// usage, in the order the server sent them. Ends like [`next_token`](Self::next_token).
+    /// The next delta of choice 0 (content, reasoning, tool-call fragment, refusal, log
+    /// probabilities, finish reason) or usage, in the order the server sent them. Ends like
+    /// [`next_token`](Self::next_token). The other choices' deltas are skipped (and still
+    /// assembled); see [`next_choice_delta`](Self::next_choice_delta).
     pub fn next_delta(&mut self) -> Option<Result<Delta>> {
+        loop {
+            match self.next_choice_delta()? {
+                Ok(ChoiceDelta { choice: 0, delta }) => return Some(Ok(delta)),
+                Ok(_) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// The next delta of any choice, with the choice's index: what
+    /// [`next_delta`](Self::next_delta) gives for a request with several choices (`"n"`).
+    /// [`Delta::Usage`] comes with choice 0.
+    pub fn next_choice_delta(&mut self) -> Option<Result<ChoiceDelta>> {
         loop {
             if let Some(delta) = self.progress.pending.pop_front() {
                 return Some(Ok(delta));
@@ -201,30 +239,62 @@ impl ChatStream {
         }
     }
 
-    /// Drains the stream into one [`ChatCompletion`].
-    pub fn into_completion(mut self) -> Result<ChatCompletion> {
-        let mut completion = ChatCompletion::default();
-        while let Some(delta) = self.next_delta() {
-            match delta? {
-                Delta::Content(text) => completion.content.push_str(&text),
-                Delta::Reasoning(text) => completion.reasoning.push_str(&text),
-                Delta::Refusal(text) => completion.refusal.push_str(&text),
-                Delta::ToolCall(_) | Delta::Finish(_) | Delta::Usage(_) => {}
-            }
+    /// Drains the stream into one [`ChatCompletion`] with every choice.
+    ///
+    /// # Errors
+    ///
+    /// The error that ended the stream; what was assembled before it is lost here, see
+    /// [`into_partial_completion`](Self::into_partial_completion) to keep it.
+    pub fn into_completion(self) -> Result<ChatCompletion> {
+        match self.into_partial_completion() {
+            (completion, None) => Ok(completion),
+            (_, Some(error)) => Err(error),
         }
-        let progress = std::mem::take(&mut self.progress);
-        completion.tool_calls = progress.tool_calls;
-        completion.finish_reason = progress.finish_reason;
-        completion.usage = progress.usage;
-        completion.model = progress.model;
-        completion.id = progress.id;
-        completion.request_id = progress.request_id;
-        Ok(completion)
     }
 
-    /// Why generation stopped, once the server said (`stop`, `length`, `tool_calls`, ...).
+    /// Drains the stream like [`into_completion`](Self::into_completion), and returns what
+    /// was assembled even when the stream failed: the completion (partial when there is an
+    /// error: content, reasoning, tool calls, usage and finish reasons so far) and the error
+    /// that ended the stream, if any.
+    ///
+    /// ```
+    /// // A stream cut off after its first token.
+    /// let body = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n";
+    /// let stream = upstage::ChatStream::from_reader(
+    ///     std::io::Cursor::new(body),
+    ///     upstage::Flavor::Api,
+    ///     upstage::Limits::default(),
+    /// );
+    /// let (partial, error) = stream.into_partial_completion();
+    /// assert_eq!(partial.content, "Hel");
+    /// assert_eq!(error.map(|e| e.kind()), Some(upstage::ErrorKind::Truncated));
+    /// ```
+    pub fn into_partial_completion(mut self) -> (ChatCompletion, Option<Error>) {
+        let mut error = None;
+        while let Some(delta) = self.next_choice_delta() {
+            if let Err(e) = delta {
+                error = Some(e);
+                break;
+            }
+        }
+        // A stream that ended normally was checked when it ended (see `step`).
+        let choices = std::mem::take(&mut self.progress.choices).into_partial();
+        (self.progress.completion(choices), error)
+    }
+
+    /// What the stream has assembled so far, as a completion: every choice's texts, tool
+    /// calls, finish reason and log probabilities, and the usage. Works at any time, also
+    /// after an error. Choice 0's content holds what was handed out as deltas; tokens
+    /// taken with [`next_token`](Self::next_token) are not kept (so that a token costs no
+    /// allocation).
+    pub fn snapshot(&self) -> ChatCompletion {
+        self.progress.snapshot()
+    }
+
+    /// Why generation (of choice 0) stopped, once the server said (`stop`, `length`,
+    /// `tool_calls`, ...).
     pub fn finish_reason(&self) -> Option<&str> {
-        self.progress.finish_reason.as_deref()
+        self.progress.finish_reason()
     }
 
     /// Token usage, once the server reported it.
@@ -247,9 +317,12 @@ impl ChatStream {
         self.progress.request_id.as_deref()
     }
 
-    /// Tool calls assembled so far, ordered by index.
+    /// Choice 0's tool calls assembled so far, in the order they appeared.
     pub fn tool_calls(&self) -> &[ToolCall] {
-        &self.progress.tool_calls
+        self.progress
+            .choices
+            .get(0)
+            .map_or(&[], |choice| choice.tools.calls())
     }
 
     /// How many chunks of invalid JSON were skipped (`WebDemo` flavor only; the `Api`
@@ -286,7 +359,11 @@ impl ChatStream {
             State::Open => {}
             State::Done | State::Failed => return Ok(Step::Finished),
         }
-        match self.read_event(mode) {
+        match self.read_event(mode).and_then(|step| match step {
+            // Every tool call must have become a call.
+            Step::Finished => self.progress.choices.check().map(|()| Step::Finished),
+            step => Ok(step),
+        }) {
             Ok(Step::Finished) => {
                 self.close(State::Done);
                 Ok(Step::Finished)
@@ -324,7 +401,9 @@ impl ChatStream {
         let cancel = self.cancel.unslotted();
         let mut next = reopen.reopen(&cancel, self.progress.attempts, error)?;
         self.decoder = next.decoder.take();
+        let keep_tokens = self.progress.keep_tokens;
         self.progress = std::mem::take(&mut next.progress);
+        self.progress.keep_tokens = keep_tokens;
         // `Done` when the server answered with a whole JSON completion this time.
         self.state = next.state;
         self.fast = FastDecoder::default();
@@ -361,8 +440,7 @@ impl ChatStream {
                 match self.fast.decode(event.data, need_id, need_model) {
                     Decoded::Content("") => return Ok(Step::Continue),
                     Decoded::Content(content) => {
-                        self.progress.token.clear();
-                        self.progress.token.push_str(content);
+                        self.progress.take_token(content);
                         return Ok(Step::Produced);
                     }
                     Decoded::Chunk(chunk) => chunk,
@@ -382,20 +460,20 @@ impl ChatStream {
         if chunk.is_error() {
             return Err(wire::in_band_error(&chunk));
         }
-        Ok(match apply_chunk(&mut self.progress, chunk, mode) {
+        Ok(match apply_chunk(&mut self.progress, chunk, mode)? {
             true => Step::Produced,
             false => Step::Continue,
         })
     }
 
-    /// A clean end of body is success only after a finish reason. A cancel shuts the
-    /// socket down, which a close-delimited body (or TLS without `close_notify`) reports
-    /// as a clean end: that is `Cancelled`, not `Truncated`.
+    /// A clean end of body is success only after every choice got a finish reason. A cancel
+    /// shuts the socket down, which a close-delimited body (or TLS without `close_notify`)
+    /// reports as a clean end: that is `Cancelled`, not `Truncated`.
     fn end_of_body(&self) -> Result<Step> {
         if self.cancel.is_cancelled() {
             return Err(Error::cancelled());
         }
-        if self.progress.finish_reason.is_some() {
+        if self.progress.choices.all_finished() {
             return Ok(Step::Finished);
         }
         Err(Error::new(
@@ -448,7 +526,7 @@ impl fmt::Debug for ChatStream {
         f.debug_struct("ChatStream")
             .field("flavor", &self.flavor)
             .field("state", &self.state)
-            .field("finish_reason", &self.progress.finish_reason)
+            .field("finish_reason", &self.progress.finish_reason())
             .field("model", &self.progress.model)
             .field("request_id", &self.progress.request_id)
             .finish_non_exhaustive()

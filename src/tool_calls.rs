@@ -74,12 +74,12 @@ pub(crate) struct WireFunction<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct WireToolCalls<'a>(pub Vec<WireToolCall<'a>>);
 
-impl<'de> Deserialize<'de> for WireToolCalls<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for WireToolCalls<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct OneOrMany;
+        struct OneOrMany<'a>(std::marker::PhantomData<WireToolCalls<'a>>);
 
-        impl<'de> Visitor<'de> for OneOrMany {
-            type Value = WireToolCalls<'de>;
+        impl<'de: 'a, 'a> Visitor<'de> for OneOrMany<'a> {
+            type Value = WireToolCalls<'a>;
 
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an array of tool-call fragments, one fragment object, or null")
@@ -99,7 +99,7 @@ impl<'de> Deserialize<'de> for WireToolCalls<'de> {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut calls = Vec::new();
-                while let Some(call) = seq.next_element::<Option<WireToolCall<'de>>>()? {
+                while let Some(call) = seq.next_element::<Option<WireToolCall<'a>>>()? {
                     // `null` entries carry nothing.
                     calls.extend(call);
                 }
@@ -112,7 +112,7 @@ impl<'de> Deserialize<'de> for WireToolCalls<'de> {
             }
         }
 
-        deserializer.deserialize_option(OneOrMany)
+        deserializer.deserialize_option(OneOrMany(std::marker::PhantomData))
     }
 }
 

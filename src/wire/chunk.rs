@@ -7,11 +7,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::choices::WireLogprobs;
 use crate::completion::Usage;
+use crate::tool_calls::WireToolCalls;
 
 /// One decoded chunk. Everything is optional: servers differ in what they send.
 #[derive(Debug, Default, Deserialize)]
@@ -20,9 +22,9 @@ pub(crate) struct Chunk<'a> {
     pub id: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "text")]
     pub model: Option<Cow<'a, str>>,
-    /// The first choice only: this client streams one answer (`n = 1`).
-    #[serde(default, borrow, rename = "choices", deserialize_with = "first_choice")]
-    pub choice: Option<Choice<'a>>,
+    /// `choices`, in the order sent (a choice's `index`, not its place, says which it is).
+    #[serde(default, borrow)]
+    pub choices: Choices<'a>,
     #[serde(default)]
     pub usage: Option<RawUsage>,
     /// `{"error": {...}}`: an in-band error.
@@ -43,13 +45,44 @@ impl Chunk<'_> {
     }
 }
 
+/// The `choices` array: the first element apart, so that the usual one-choice chunk costs
+/// no `Vec` (`rest` stays empty and unallocated).
+#[derive(Debug, Default)]
+pub(crate) struct Choices<'a> {
+    pub first: Option<Choice<'a>>,
+    pub rest: Vec<Choice<'a>>,
+}
+
+impl<'a> Choices<'a> {
+    /// Every choice with the index it stands for: its `index`, or its place in the array
+    /// when it has none.
+    pub fn into_indexed(self) -> impl Iterator<Item = (u32, Choice<'a>)> {
+        self.first
+            .into_iter()
+            .chain(self.rest)
+            .enumerate()
+            .map(|(place, choice)| {
+                let index = choice
+                    .index
+                    .unwrap_or_else(|| u32::try_from(place).unwrap_or(u32::MAX));
+                (index, choice)
+            })
+    }
+}
+
 /// A choice: `delta` in a streamed chunk, `message` in a whole completion.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Choice<'a> {
+    /// Which answer this is; `None` when the server left it out.
+    #[serde(default)]
+    pub index: Option<u32>,
     #[serde(default, borrow, alias = "message")]
     pub delta: Option<DeltaFields<'a>>,
     #[serde(default, borrow, deserialize_with = "text")]
     pub finish_reason: Option<Cow<'a, str>>,
+    /// Present only when the request asked for log probabilities.
+    #[serde(default)]
+    pub logprobs: Option<WireLogprobs>,
 }
 
 /// The parts of a delta (or message) that carry text.
@@ -63,28 +96,9 @@ pub(crate) struct DeltaFields<'a> {
     pub reasoning_content: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "text")]
     pub refusal: Option<Cow<'a, str>>,
+    /// Fragments in any shape servers send (see `tool_calls`).
     #[serde(default, borrow)]
-    pub tool_calls: Option<Vec<ToolCallFragment<'a>>>,
-}
-
-/// A piece of a tool call; fragments with the same `index` add up to one call.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct ToolCallFragment<'a> {
-    #[serde(default)]
-    pub index: Option<u32>,
-    #[serde(default, borrow, deserialize_with = "text")]
-    pub id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    pub function: Option<FunctionFragment<'a>>,
-}
-
-/// The function part of a tool-call fragment.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct FunctionFragment<'a> {
-    #[serde(default, borrow, deserialize_with = "text")]
-    pub name: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "text")]
-    pub arguments: Option<Cow<'a, str>>,
+    pub tool_calls: Option<WireToolCalls<'a>>,
 }
 
 /// Usage as servers send it (nested details, nulls).
@@ -175,40 +189,43 @@ where
     deserializer.deserialize_option(Text)
 }
 
-/// Decodes `choices` keeping only its first element, so a chunk costs no `Vec`.
-fn first_choice<'de, D>(deserializer: D) -> Result<Option<Choice<'de>>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    struct FirstChoice;
+impl<'de: 'a, 'a> Deserialize<'de> for Choices<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ChoicesVisitor<'a>(std::marker::PhantomData<Choices<'a>>);
 
-    impl<'de> Visitor<'de> for FirstChoice {
-        type Value = Option<Choice<'de>>;
+        impl<'de: 'a, 'a> Visitor<'de> for ChoicesVisitor<'a> {
+            type Value = Choices<'a>;
 
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an array of choices or null")
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of choices or null")
+            }
+
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Choices::default())
+            }
+
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Choices::default())
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_seq(self)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<Choice<'a>>()?;
+                let mut rest = Vec::new();
+                if first.is_some() {
+                    while let Some(choice) = seq.next_element::<Choice<'a>>()? {
+                        rest.push(choice);
+                    }
+                }
+                Ok(Choices { first, rest })
+            }
         }
 
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_seq(self)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let first = seq.next_element::<Choice<'de>>()?;
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(first)
-        }
+        deserializer.deserialize_option(ChoicesVisitor(std::marker::PhantomData))
     }
-
-    deserializer.deserialize_option(FirstChoice)
 }
 
 #[cfg(test)]
@@ -224,7 +241,7 @@ mod tests {
         let c = chunk(
             r#"{"id":"c1","object":"chat.completion.chunk","x":[1,{"y":2}],"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"logprobs":null,"finish_reason":null}]}"#,
         );
-        let content = c.choice.unwrap().delta.unwrap().content.unwrap();
+        let content = c.choices.first.unwrap().delta.unwrap().content.unwrap();
         assert!(matches!(content, Cow::Borrowed("Hi")));
     }
 
@@ -238,15 +255,26 @@ mod tests {
             r#"{}"#,
         ] {
             let c = chunk(json);
-            let text = c.choice.and_then(|c| c.delta).and_then(|d| d.content);
+            let text = c.choices.first.and_then(|c| c.delta).and_then(|d| d.content);
             assert!(text.is_none(), "{json}");
         }
     }
 
     #[test]
-    fn only_the_first_choice_is_kept() {
-        let c = chunk(r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}"#);
-        assert_eq!(c.choice.unwrap().delta.unwrap().content.unwrap(), "a");
+    fn every_choice_is_kept_with_its_index() {
+        let c = chunk(
+            r#"{"choices":[{"index":1,"delta":{"content":"b"}},{"delta":{"content":"a"}},{"index":0,"delta":{"content":"c"}}]}"#,
+        );
+        let indexed: Vec<(u32, String)> = c
+            .choices
+            .into_indexed()
+            .map(|(i, c)| (i, c.delta.unwrap().content.unwrap().into_owned()))
+            .collect();
+        assert_eq!(
+            indexed,
+            [(1, "b".into()), (1, "a".into()), (0, "c".into())],
+            "an index wins over the place; a missing one falls back to the place"
+        );
     }
 
     #[test]

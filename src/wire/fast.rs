@@ -6,7 +6,9 @@
 /// [`FastDecoder::decode`] returns a chunk only when serde would return an equal [`Chunk`]: the
 /// input is one JSON object that serde accepts, and every field decoded here is handled
 /// exactly like the derived code does (strings or `null` for the text fields, `null` for
-/// `usage`, `error`, `message` and `tool_calls`, objects for the first choice and its delta).
+/// `usage`, `error`, `message`, `tool_calls` and `logprobs`, a `choices` array of one object
+/// whose `index` is `0`, `null` or absent, and its delta object). Several choices, any other
+/// index and log probabilities go to serde: only choice 0's content is ever a token.
 /// Anything else (other value types, duplicate fields, escaped or non-ASCII keys, escapes
 /// outside `content`, deep nesting, any syntax error) gives `None`, so errors always come from
 /// serde.
@@ -92,7 +94,7 @@ impl FastDecoder {
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::chunk::{Choice, Chunk, DeltaFields};
+use super::chunk::{Choice, Choices, Chunk, DeltaFields};
 
 /// Deepest nesting of an ignored value that is skipped here (serde allows more; deeper
 /// values go to serde).
@@ -138,7 +140,7 @@ fn finish<'a>(parsed: Parsed<'a>, data: &'a [u8], scratch: &'a mut String) -> Op
         return Some(chunk);
     };
     let text = content_text(&data[raw.range.0..raw.range.1], raw.escaped, scratch)?;
-    let delta = chunk.choice.as_mut()?.delta.as_mut()?;
+    let delta = chunk.choices.first.as_mut()?.delta.as_mut()?;
     delta.content = Some(Cow::Borrowed(text));
     Some(chunk)
 }
@@ -211,6 +213,8 @@ struct Template {
     reasoning: Span,
     reasoning_content: Span,
     refusal: Span,
+    /// The choice's `index`: `Some(0)` or absent (the parser takes no other).
+    index: Option<u32>,
 }
 
 impl Template {
@@ -223,8 +227,8 @@ impl Template {
             return;
         }
         let (Some(choice), Some(delta)) = (
-            chunk.choice.as_ref(),
-            chunk.choice.as_ref().and_then(|c| c.delta.as_ref()),
+            chunk.choices.first.as_ref(),
+            chunk.choices.first.as_ref().and_then(|c| c.delta.as_ref()),
         ) else {
             self.valid = false;
             return;
@@ -241,6 +245,7 @@ impl Template {
         self.reasoning = span(&delta.reasoning);
         self.reasoning_content = span(&delta.reasoning_content);
         self.refusal = span(&delta.refusal);
+        self.index = choice.index;
         self.valid = true;
     }
 
@@ -300,16 +305,21 @@ impl Template {
             id,
             model,
             kind: self.kind.get(data)?,
-            choice: Some(Choice {
-                delta: Some(DeltaFields {
-                    content: Some(Cow::Borrowed(content)),
-                    reasoning: self.reasoning.get(data)?,
-                    reasoning_content: self.reasoning_content.get(data)?,
-                    refusal: self.refusal.get(data)?,
-                    tool_calls: None,
+            choices: Choices {
+                first: Some(Choice {
+                    index: self.index,
+                    delta: Some(DeltaFields {
+                        content: Some(Cow::Borrowed(content)),
+                        reasoning: self.reasoning.get(data)?,
+                        reasoning_content: self.reasoning_content.get(data)?,
+                        refusal: self.refusal.get(data)?,
+                        tool_calls: None,
+                    }),
+                    finish_reason: self.finish_reason.get(data)?,
+                    logprobs: None,
                 }),
-                finish_reason: self.finish_reason.get(data)?,
-            }),
+                rest: Vec::new(),
+            },
             ..Chunk::default()
         })
     }
@@ -492,7 +502,7 @@ impl<'a> Parser<'a> {
                     2
                 }
                 b"choices" => {
-                    chunk.choice = p.choices()?;
+                    chunk.choices.first = p.choices()?;
                     4
                 }
                 b"type" => {
@@ -520,7 +530,7 @@ impl<'a> Parser<'a> {
         Some(chunk)
     }
 
-    /// `choices`: `null`, or an array whose first element (an object) is kept.
+    /// `choices`: `null`, or an array of one object (several choices go to serde).
     fn choices(&mut self) -> Option<Option<Choice<'a>>> {
         match self.next_token()? {
             b'n' => return self.literal(b"ull").map(|()| None),
@@ -537,12 +547,9 @@ impl<'a> Parser<'a> {
             _ => return None,
         }
         let choice = self.choice()?;
-        loop {
-            match self.next_token()? {
-                b']' => return Some(Some(choice)),
-                b',' => self.skip_value()?,
-                _ => return None,
-            }
+        match self.next_token()? {
+            b']' => Some(Some(choice)),
+            _ => None,
         }
     }
 
@@ -568,6 +575,29 @@ impl<'a> Parser<'a> {
                 b"finish_reason" => {
                     choice.finish_reason = p.text()?;
                     2
+                }
+                // Choice 0 only (or no index: the only choice); any other goes to serde.
+                b"index" => {
+                    choice.index = match p.next_token()? {
+                        b'n' => {
+                            p.literal(b"ull")?;
+                            None
+                        }
+                        b'0' if !matches!(
+                            p.peek(),
+                            Some(b'0'..=b'9' | b'.' | b'e' | b'E')
+                        ) =>
+                        {
+                            Some(0)
+                        }
+                        _ => return None,
+                    };
+                    4
+                }
+                // Log probabilities go to serde.
+                b"logprobs" => {
+                    p.null()?;
+                    8
                 }
                 _ => {
                     p.skip_value()?;
@@ -826,7 +856,7 @@ mod fast_tests {
             if let Some(content) = content {
                 let chunk = serde_json::from_slice::<Chunk>(data);
                 let chunk = chunk.as_ref().ok();
-                let choice = chunk.and_then(|c| c.choice.as_ref());
+                let choice = chunk.and_then(|c| c.choices.first.as_ref());
                 let delta = choice.and_then(|c| c.delta.as_ref());
                 prop_assert!(
                     chunk.is_some_and(|c| c.kind.is_none()
@@ -1070,8 +1100,14 @@ mod fast_tests {
             )
                 .prop_map(|(k, v)| format!("\"{k}\":{v}")),
             member("finish_reason", text()),
-            member("index", value()),
-            member("logprobs", value()),
+            member("index", biased(&["0", "null"], &["1", "-0", "0.0", "0e0", "\"0\"", "[]"])),
+            member(
+                "logprobs",
+                biased(
+                    &["null"],
+                    &["{}", r#"{"content":[]}"#, r#"{"content":null}"#, "1"],
+                ),
+            ),
             unknown(),
         );
         (members, prop::collection::vec(ws(), 6))
@@ -1266,6 +1302,11 @@ mod fast_tests {
             br#"{"choices":[{"delta":{"content":"\ud83d"}}]}"#,
             br#"{"choices":[{"delta":{"content":"a"}}]} x"#,
             br#"[{"choices":[]}]"#,
+            // Only choice 0's content may be a token: other choices, several choices and
+            // log probabilities go to serde.
+            br#"{"choices":[{"index":1,"delta":{"content":"a"}}]}"#,
+            br#"{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}"#,
+            br#"{"choices":[{"delta":{"content":"a"},"logprobs":{"content":[]}}]}"#,
         ] {
             let mut fast = FastDecoder::default();
             assert!(

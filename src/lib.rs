@@ -71,7 +71,8 @@ mod wire;
 
 pub use cancel::CancelHandle;
 pub use client::{Client, ClientBuilder};
-pub use completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
+pub use choices::{Choice, Logprobs, TokenLogprob, TopLogprob};
+pub use completion::{ChatCompletion, ChoiceDelta, Delta, ToolCall, ToolCallDelta, Usage};
 pub use config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
 pub use request::{ChatRequest, Message, Role};

@@ -6,5 +6,5 @@ mod chunk;
 mod fast;
 
 pub(crate) use api_error::{api_error_parts, event_error, excerpt, in_band_error};
-pub(crate) use chunk::{Choice, Chunk, DeltaFields};
+pub(crate) use chunk::{Choice, Chunk};
 pub(crate) use fast::{Decoded, FastDecoder};

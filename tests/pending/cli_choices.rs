@@ -106,7 +106,7 @@ fn no_stream_json_lists_every_choice() {
         {"index": 1, "message": {"role": "assistant", "content": "B"}, "finish_reason": "stop"}]})
     .to_string();
     let server = Server::start(move |conn: &mut Conn| {
-        conn.json_response(200, &[], body.as_bytes());
+        conn.json_response(200, &[], &body);
     });
     let out = chat(&[
         "--base-url", &server.base(), "--model", "m", "--n", "2", "--no-stream", "--json", "hi",

@@ -428,11 +428,11 @@ fn non_streaming_answers_give_every_choice() {
     })
     .to_string();
     let server = Server::start(move |conn: &mut Conn| {
-        conn.json_response(200, &[], body.as_bytes());
+        conn.json_response(200, &[], &body);
     });
     let completion = client_for(&server).complete(&ask()).unwrap();
     assert_eq!(completion.content, "first");
-    assert_eq!(completion.tool_calls, [call(0, "c", "f", r#"{"a": 1}"#)]);
+    assert_eq!(completion.tool_calls, [call(0, "c", "f", r#"{"a":1}"#)]);
     assert_eq!(completion.choices.len(), 2);
     assert_eq!(completion.choices[1].content, "second");
     assert_eq!(completion.choices[1].finish_reason.as_deref(), Some("length"));

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use upstage::{
-    ChatCompletion, ChatRequest, ChatStream, ClientBuilder, Delta, Error, ErrorKind, Flavor,
-    Message,
+    ChatCompletion, ChatRequest, ChatStream, ChoiceDelta, ClientBuilder, Delta, Error, ErrorKind,
+    Flavor, Message, TokenLogprob,
 };
 
 const USAGE: &str = "\
@@ -36,7 +36,8 @@ PROMPT (or with \"-\") the prompt is read from stdin.
   --reasoning             also print reasoning tokens, to stderr
   --usage                 print the finish reason and usage to stderr at the end
   --no-stream             send a non-streaming request and print the whole answer
-  --json                  print every event as one JSON line on stdout
+  --n N                   ask for N answers; stdout gets the first (index 0), --json all
+  --json                  print every event as one JSON line on stdout, with its choice
   --print-prompt          print format_prompt(messages) and exit (no network)
   --resolve-model M       print get_model(M) and exit (no network)
   -h, --help              this text
@@ -132,6 +133,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Usa
                 let n: u64 = parse_number(&arg, &value(&arg)?)?;
                 options.params.push(("max_tokens".into(), json!(n)));
             }
+            "--n" => {
+                let n: u32 = parse_number(&arg, &value(&arg)?)?;
+                if n == 0 {
+                    return Err(UsageError("--n must be at least 1".into()));
+                }
+                options.params.push(("n".into(), json!(n)));
+            }
             "--stop" => {
                 let stop = value("--stop")?;
                 match options.params.iter_mut().find(|(n, _)| n == "stop") {
@@ -198,9 +206,11 @@ fn run(options: &Options) -> Result<(), Failure> {
         println!("{}", upstage::web_demo::resolve_model(name));
         return Ok(());
     }
-    let request = build_request(options)?;
+    let (request, sources) = build_request(options)?;
     if options.print_prompt {
-        let prompt = upstage::web_demo::format_prompt(request.messages())?;
+        // From the JSON texts, so that numbers print exactly as Python prints them (an
+        // integer of any size keeps every digit).
+        let prompt = upstage::web_demo::format_prompt_json(&sources.messages_json(options))?;
         return write_out(&prompt).map_err(Failure::Chat);
     }
     let client = build_client(options)?.build()?;
@@ -216,17 +226,52 @@ fn run(options: &Options) -> Result<(), Failure> {
     }
 }
 
-fn build_request(options: &Options) -> Result<ChatRequest, Failure> {
+/// The texts the messages came from.
+struct Sources {
+    /// The `--messages` file.
+    messages: Option<String>,
+    /// The prompt (arguments or stdin).
+    prompt: Option<String>,
+}
+
+impl Sources {
+    /// Every message as one JSON array text, the file's messages as they were written.
+    fn messages_json(&self, options: &Options) -> String {
+        let mut parts = Vec::new();
+        if let Some(system) = &options.system {
+            parts.push(json!({"role": "system", "content": system}).to_string());
+        }
+        if let Some(text) = &self.messages {
+            // Already parsed as a JSON array: its elements are between the outer brackets.
+            let inner = text.trim();
+            let inner = inner[1..inner.len() - 1].trim();
+            if !inner.is_empty() {
+                parts.push(inner.to_owned());
+            }
+        }
+        if let Some(prompt) = &self.prompt {
+            parts.push(json!({"role": "user", "content": prompt}).to_string());
+        }
+        format!("[{}]", parts.join(","))
+    }
+}
+
+fn build_request(options: &Options) -> Result<(ChatRequest, Sources), Failure> {
     let mut request = ChatRequest::new(options.model.clone().unwrap_or_default());
     if let Some(system) = &options.system {
         request.push_message(Message::system(system.as_str()));
     }
+    let mut sources = Sources {
+        messages: None,
+        prompt: None,
+    };
     if let Some(file) = &options.messages_file {
         let text =
             read_source(file).map_err(|e| Failure::Usage(format!("--messages {file}: {e}")))?;
         for message in ChatRequest::messages_from_json(&text)? {
             request.push_message(message);
         }
+        sources.messages = Some(text);
     }
     let reads_stdin = options.prompt.is_empty() || options.prompt == ["-"];
     let prompt = if !reads_stdin {
@@ -241,12 +286,13 @@ fn build_request(options: &Options) -> Result<ChatRequest, Failure> {
         None
     };
     if let Some(prompt) = prompt {
-        request.push_message(Message::user(prompt));
+        request.push_message(Message::user(prompt.as_str()));
+        sources.prompt = Some(prompt);
     }
     for (name, value) in &options.params {
         request.set_param(name.as_str(), value.clone())?;
     }
-    Ok(request)
+    Ok((request, sources))
 }
 
 fn read_source(path: &str) -> io::Result<String> {
@@ -316,9 +362,12 @@ fn print_tokens(mut stream: ChatStream) -> Result<(), Failure> {
 fn print_events(options: &Options, mut stream: ChatStream) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     let mut wrote = false;
-    while let Some(delta) = stream.next_delta() {
-        let delta = delta?;
-        wrote |= print_delta(options, &mut out, &delta)?;
+    while let Some(delta) = stream.next_choice_delta() {
+        let ChoiceDelta { choice, delta } = delta?;
+        // Only --json shows the other choices; stdout and stderr get choice 0's.
+        if choice == 0 || options.json {
+            wrote |= print_delta(options, &mut out, choice, &delta)?;
+        }
     }
     if !options.json {
         finish_line(&mut out, wrote)?;
@@ -330,9 +379,14 @@ fn print_events(options: &Options, mut stream: ChatStream) -> Result<(), Failure
 }
 
 /// Prints one delta; returns whether content went to stdout.
-fn print_delta(options: &Options, out: &mut impl Write, delta: &Delta) -> Result<bool, Failure> {
+fn print_delta(
+    options: &Options,
+    out: &mut impl Write,
+    choice: u32,
+    delta: &Delta,
+) -> Result<bool, Failure> {
     if options.json {
-        writeln!(out, "{}", delta_json(delta))
+        writeln!(out, "{}", delta_json(choice, delta))
             .and_then(|()| out.flush())
             .map_err(stdout_error)?;
         return Ok(false);
@@ -353,8 +407,10 @@ fn print_delta(options: &Options, out: &mut impl Write, delta: &Delta) -> Result
     Ok(false)
 }
 
-fn delta_json(delta: &Delta) -> Value {
-    match delta {
+/// One `--json` line: the delta's fields, and the choice it belongs to (except for usage,
+/// which is about the whole answer).
+fn delta_json(choice: u32, delta: &Delta) -> Value {
+    let mut line = match delta {
         Delta::Content(text) => json!({"type": "content", "text": text}),
         Delta::Reasoning(text) => json!({"type": "reasoning", "text": text}),
         Delta::Refusal(text) => json!({"type": "refusal", "text": text}),
@@ -363,23 +419,44 @@ fn delta_json(delta: &Delta) -> Value {
             "name": call.name, "arguments": call.arguments,
         }),
         Delta::Finish(reason) => json!({"type": "finish", "reason": reason}),
-        Delta::Usage(usage) => json!({
-            "type": "usage",
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-            "cached_tokens": usage.cached_tokens,
+        Delta::Logprobs(logprobs) => json!({
+            "type": "logprobs",
+            "content": logprobs.content.iter().map(logprob_json).collect::<Vec<_>>(),
+            "refusal": logprobs.refusal.iter().map(logprob_json).collect::<Vec<_>>(),
         }),
+        Delta::Usage(usage) => {
+            return json!({
+                "type": "usage",
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                "cached_tokens": usage.cached_tokens,
+            })
+        }
         other => json!({"type": "unknown", "debug": format!("{other:?}")}),
-    }
+    };
+    line["choice"] = json!(choice);
+    line
+}
+
+/// A token's log probability as the chat API writes it.
+fn logprob_json(token: &TokenLogprob) -> Value {
+    json!({
+        "token": token.token,
+        "logprob": token.logprob,
+        "bytes": token.bytes,
+        "top_logprobs": token.top_logprobs.iter().map(|top| json!({
+            "token": top.token, "logprob": top.logprob, "bytes": top.bytes,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn print_completion(options: &Options, completion: &ChatCompletion) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     if options.json {
-        for delta in completion_deltas(completion) {
-            print_delta(options, &mut out, &delta)?;
+        for (choice, delta) in completion_deltas(completion) {
+            print_delta(options, &mut out, choice, &delta)?;
         }
     } else {
         if options.reasoning && !completion.reasoning.is_empty() {
@@ -396,30 +473,35 @@ fn print_completion(options: &Options, completion: &ChatCompletion) -> Result<()
     Ok(())
 }
 
-/// A whole completion as the deltas a stream would have produced.
-fn completion_deltas(completion: &ChatCompletion) -> Vec<Delta> {
+/// A whole completion as the deltas a stream would have produced, choice by choice.
+fn completion_deltas(completion: &ChatCompletion) -> Vec<(u32, Delta)> {
     let mut deltas = Vec::new();
-    let texts = [
-        (
-            &completion.reasoning,
-            Delta::Reasoning as fn(String) -> Delta,
-        ),
-        (&completion.content, Delta::Content),
-        (&completion.refusal, Delta::Refusal),
-    ];
-    for (text, make) in texts {
-        if !text.is_empty() {
-            deltas.push(make(text.clone()));
+    for choice in &completion.choices {
+        let texts = [
+            (&choice.reasoning, Delta::Reasoning as fn(String) -> Delta),
+            (&choice.content, Delta::Content),
+            (&choice.refusal, Delta::Refusal),
+        ];
+        for (text, make) in texts {
+            if !text.is_empty() {
+                deltas.push((choice.index, make(text.clone())));
+            }
+        }
+        for call in &choice.tool_calls {
+            deltas.push((
+                choice.index,
+                Delta::ToolCall(upstage::ToolCallDelta::whole(call)),
+            ));
+        }
+        if let Some(logprobs) = &choice.logprobs {
+            deltas.push((choice.index, Delta::Logprobs(logprobs.clone())));
+        }
+        if let Some(reason) = &choice.finish_reason {
+            deltas.push((choice.index, Delta::Finish(reason.clone())));
         }
     }
-    for call in &completion.tool_calls {
-        deltas.push(Delta::ToolCall(upstage::ToolCallDelta::whole(call)));
-    }
-    if let Some(reason) = &completion.finish_reason {
-        deltas.push(Delta::Finish(reason.clone()));
-    }
     if let Some(usage) = completion.usage {
-        deltas.push(Delta::Usage(usage));
+        deltas.push((0, Delta::Usage(usage)));
     }
     deltas
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::completion::{ToolCall, ToolCallDelta};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::request::Message;
 use crate::tool_calls::{Fragment, ToolCallAssembler};
 
@@ -167,12 +167,6 @@ impl ChoiceState {
         }
     }
 
-    /// The finished choice; checks its tool calls.
-    pub fn finish(self) -> Result<Choice> {
-        self.tools.check()?;
-        Ok(self.into_choice())
-    }
-
     /// The choice as far as it got (a partial result: nothing is checked).
     pub fn into_choice(mut self) -> Choice {
         Choice {
@@ -223,11 +217,6 @@ impl ChoiceSet {
             .map(|at| &self.choices[at])
     }
 
-    /// Every choice seen, by index.
-    pub fn iter(&self) -> impl Iterator<Item = &ChoiceState> {
-        self.choices.iter()
-    }
-
     /// Checks every choice's tool calls (each must have a name).
     pub fn check(&self) -> Result<()> {
         self.choices.iter().try_for_each(|c| c.tools.check())
@@ -236,14 +225,6 @@ impl ChoiceSet {
     /// Whether every choice seen has a finish reason (and at least one was seen).
     pub fn all_finished(&self) -> bool {
         !self.choices.is_empty() && self.choices.iter().all(|c| c.finish_reason.is_some())
-    }
-
-    /// The finished choices (tool calls checked), always including choice 0.
-    pub fn finish(self) -> Result<Vec<Choice>> {
-        self.with_first()
-            .into_iter()
-            .map(ChoiceState::finish)
-            .collect()
     }
 
     /// The choices as far as they got, always including choice 0.
@@ -396,14 +377,6 @@ impl<'de> Deserialize<'de> for LegacyTop {
     }
 }
 
-/// A protocol error for a `choices[].index` that is not a `u32`.
-pub(crate) fn bad_choice_index(text: &str) -> Error {
-    Error::new(
-        ErrorKind::Protocol,
-        format!("a choice index must be a non-negative integer, not {text}"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,7 +479,8 @@ mod tests {
         assert!(!set.all_finished());
         set.get_mut(1).finish_reason = Some("length".into());
         assert!(set.all_finished());
-        let choices = set.finish().unwrap();
+        set.check().unwrap();
+        let choices = set.into_partial();
         assert_eq!(choices.len(), 2);
         assert_eq!((choices[0].index, &*choices[0].content), (0, "Aa"));
         assert_eq!((choices[1].index, &*choices[1].content), (1, "Bb"));

@@ -70,8 +70,8 @@ pub mod web_demo;
 mod wire;
 
 pub use cancel::CancelHandle;
-pub use client::{Client, ClientBuilder};
 pub use choices::{Choice, Logprobs, TokenLogprob, TopLogprob};
+pub use client::{Client, ClientBuilder};
 pub use completion::{ChatCompletion, ChoiceDelta, Delta, ToolCall, ToolCallDelta, Usage};
 pub use config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};

@@ -12,8 +12,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cancel::CancelHandle;
-use crate::in_band;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::in_band;
 
 /// A failed attempt: the error, and the server's `x-should-retry` verdict when it gave one
 /// (`Some(false)` also marks failures that must not be retried whatever they are).
@@ -46,10 +46,8 @@ impl Failure {
     pub fn before_first_token(error: Error) -> Failure {
         let verdict = match error.kind() {
             ErrorKind::Truncated | ErrorKind::Io => true,
-            ErrorKind::Api => {
-                in_band::equivalent_status(error.api_type(), error.api_code())
-                    .is_some_and(|status| is_retryable_status(status, &error))
-            }
+            ErrorKind::Api => in_band::equivalent_status(error.api_type(), error.api_code())
+                .is_some_and(|status| is_retryable_status(status, &error)),
             _ => false,
         };
         Failure {

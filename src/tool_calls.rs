@@ -201,11 +201,6 @@ impl ToolCallAssembler {
         std::mem::take(&mut self.calls)
     }
 
-    /// Whether no call was started.
-    pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
-    }
-
     /// Adds one fragment. Returns what it added to a call as a delta (its `index` is the
     /// call's position), or `None` when it added nothing.
     pub fn apply(&mut self, fragment: Fragment<'_>) -> Result<Option<ToolCallDelta>> {

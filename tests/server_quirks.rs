@@ -104,7 +104,10 @@ fn tgi_sends_tool_calls_as_one_object() {
     );
     assert!(!completion.tool_calls[0].arguments_are_json());
     assert_eq!(
-        completion.tool_calls[0].arguments_json().unwrap_err().kind(),
+        completion.tool_calls[0]
+            .arguments_json()
+            .unwrap_err()
+            .kind(),
         ErrorKind::Protocol
     );
     assert_eq!(completion.finish_reason.as_deref(), Some("stop"));
@@ -209,10 +212,14 @@ fn ollama_leaves_index_out() {
 fn fragments_without_index_continue_the_call_they_belong_to() {
     let fragment = |call: Value| delta_json(&json!({ "tool_calls": [call] }).to_string(), "null");
     let chunks = [
-        fragment(json!({"id": "a", "type": "function", "function": {"name": "f", "arguments": ""}})),
+        fragment(
+            json!({"id": "a", "type": "function", "function": {"name": "f", "arguments": ""}}),
+        ),
         fragment(json!({"function": {"arguments": "{\"x\":"}})),
         fragment(json!({"function": {"arguments": "1}"}})),
-        fragment(json!({"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}})),
+        fragment(
+            json!({"id": "b", "type": "function", "function": {"name": "g", "arguments": "{}"}}),
+        ),
         finish_json("tool_calls"),
     ];
     let server = Server::start(move |conn: &mut Conn| {
@@ -248,7 +255,10 @@ fn ollama_reuses_index_zero_with_a_new_id() {
             ),
         ]
     );
-    assert!(completion.tool_calls.iter().all(ToolCall::arguments_are_json));
+    assert!(completion
+        .tool_calls
+        .iter()
+        .all(ToolCall::arguments_are_json));
 }
 
 #[test]
@@ -365,10 +375,7 @@ fn choice_deltas_carry_their_choice_and_next_delta_keeps_to_choice_zero() {
             (1, "quoise".to_owned())
         ]
     );
-    assert_eq!(
-        finishes,
-        [(0, "stop".to_owned()), (1, "length".to_owned())]
-    );
+    assert_eq!(finishes, [(0, "stop".to_owned()), (1, "length".to_owned())]);
     assert_eq!(logprob_events, 4);
 
     let mut stream = client_for(&server).stream(&ask()).unwrap();
@@ -435,7 +442,10 @@ fn non_streaming_answers_give_every_choice() {
     assert_eq!(completion.tool_calls, [call(0, "c", "f", r#"{"a":1}"#)]);
     assert_eq!(completion.choices.len(), 2);
     assert_eq!(completion.choices[1].content, "second");
-    assert_eq!(completion.choices[1].finish_reason.as_deref(), Some("length"));
+    assert_eq!(
+        completion.choices[1].finish_reason.as_deref(),
+        Some("length")
+    );
     assert_eq!(completion.logprobs.unwrap().content[0].token, "first");
 }
 
@@ -467,7 +477,10 @@ fn openrouter_error_mid_stream() {
     assert_eq!(error.kind(), ErrorKind::Api);
     assert!(error.message().contains("Provider disconnected"), "{error}");
     assert_eq!(completion.content, "Partial answer");
-    assert_eq!(completion.model.as_deref(), Some("meta-llama/llama-3.1-8b-instruct"));
+    assert_eq!(
+        completion.model.as_deref(),
+        Some("meta-llama/llama-3.1-8b-instruct")
+    );
     // into_completion reports the same error.
     let error = client_for(&server)
         .stream(&ask())
@@ -514,7 +527,10 @@ fn a_snapshot_mid_stream_holds_what_arrived_so_far() {
             .end_chunks();
     });
     let mut stream = client_for(&server).stream(&ask()).unwrap();
-    assert_eq!(stream.next_delta().unwrap().unwrap(), Delta::Content("Hel".into()));
+    assert_eq!(
+        stream.next_delta().unwrap().unwrap(),
+        Delta::Content("Hel".into())
+    );
     let snapshot = stream.snapshot();
     assert_eq!(snapshot.content, "Hel");
     assert_eq!(snapshot.finish_reason, None);
@@ -641,7 +657,10 @@ fn a_completion_with_tool_calls_becomes_the_next_turn() {
     let turn = client.stream(&request).unwrap().into_completion().unwrap();
     request.push_message(turn.to_message());
     for call in &turn.tool_calls {
-        request.push_message(Message::tool(&call.id, format!("contents of {}", call.arguments)));
+        request.push_message(Message::tool(
+            &call.id,
+            format!("contents of {}", call.arguments),
+        ));
     }
     let answer = client.stream(&request).unwrap().into_completion().unwrap();
     assert_eq!(answer.content, "Both files read.");

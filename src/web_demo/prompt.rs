@@ -7,7 +7,8 @@
 
 use serde_json::Value;
 
-use super::python::{is_python_blank, push_capitalized, push_python_number};
+use super::python::{is_python_blank, push_capitalized, push_python_float};
+use super::python_json::{self, PyValue};
 use crate::error::{Error, Result};
 use crate::request::{ChatRequest, Message};
 
@@ -38,10 +39,30 @@ where
     };
     let mut out = String::new();
     for (role, content) in [first, second].into_iter().chain(messages) {
-        push_line(&mut out, role, content);
+        push_line(&mut out, role, &PyValue::from(content));
     }
     out.push_str(ASSISTANT_CUE);
     Ok(out)
+}
+
+/// [`format_prompt_parts`] over values read from JSON text the way Python reads them.
+fn format_py_parts(messages: &[(&str, &PyValue)]) -> Result<String> {
+    match messages {
+        [] => Err(Error::invalid_argument("messages must not be empty")),
+        [(_, content)] => {
+            let mut out = String::new();
+            push_content(&mut out, content);
+            Ok(out)
+        }
+        _ => {
+            let mut out = String::new();
+            for (role, content) in messages {
+                push_line(&mut out, role, content);
+            }
+            out.push_str(ASSISTANT_CUE);
+            Ok(out)
+        }
+    }
 }
 
 /// Parses a JSON array of `{"role": ..., "content": ...}` objects and flattens it with
@@ -55,8 +76,48 @@ where
 /// [`crate::ErrorKind::InvalidArgument`] when the text is not valid JSON, is not an array, is
 /// an empty array, or holds a message that is not an object or lacks a string `role`. (The
 /// original only read the role when there were two messages or more; we always require it.)
+///
+/// Numbers print as Python prints what `json.loads` made of them: an integer of any size
+/// keeps every digit (`1000000000000000000000000000000`, where a 64-bit reader would have
+/// `1e+30`), `-0` is `0`, and floats are read correctly rounded.
 pub fn format_prompt_json(messages_json: &str) -> Result<String> {
-    format_prompt(&ChatRequest::messages_from_json(messages_json)?)
+    let parsed = python_json::parse(messages_json)
+        .map_err(|e| Error::invalid_argument(format!("messages are not valid JSON: {e}")))?;
+    let PyValue::Array(items) = &parsed else {
+        return Err(Error::invalid_argument(format!(
+            "messages must be a JSON array, not {}",
+            parsed.type_name()
+        )));
+    };
+    static NULL: PyValue = PyValue::Null;
+    let messages = items
+        .iter()
+        .enumerate()
+        .map(|(index, message)| {
+            if !matches!(message, PyValue::Object(_)) {
+                return Err(Error::invalid_argument(format!(
+                    "messages[{index}] must be an object, not {}",
+                    message.type_name()
+                )));
+            }
+            let role = match message.get("role") {
+                Some(PyValue::Str(role)) => role.as_str(),
+                Some(other) => {
+                    return Err(Error::invalid_argument(format!(
+                        "messages[{index}].role must be a string, not {}",
+                        other.type_name()
+                    )))
+                }
+                None => {
+                    return Err(Error::invalid_argument(format!(
+                        "messages[{index}] has no \"role\""
+                    )))
+                }
+            };
+            Ok((role, message.get("content").unwrap_or(&NULL)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    format_py_parts(&messages)
 }
 
 /// Flattens a conversation into one prompt exactly like g4f's `format_prompt`.
@@ -93,18 +154,19 @@ pub fn format_prompt(messages: &[Message]) -> Result<String> {
 /// - booleans and numbers are rendered like Python's `str()`: `True`, `5`, `1.5`, `1e+20`.
 ///
 /// Numbers are rendered from what `serde_json` parsed: integers beyond the `i64`/`u64` range
-/// arrive as `f64` and therefore print as floats (`1.8446744073709552e+19`) where Python
-/// would print every digit, and JSON `-0` arrives as the float `-0.0` (Python prints `0`).
+/// arrive as `f64` and therefore print as floats (`1.8446744073709552e+19`), and JSON `-0`
+/// arrives as the float `-0.0`. [`format_prompt_json`] reads the JSON text itself and prints
+/// such numbers exactly as Python does.
 pub fn content_to_string(value: &Value) -> String {
     let mut out = String::new();
-    push_content(&mut out, value);
+    push_content(&mut out, &PyValue::from(value));
     out
 }
 
 /// Appends one prompt line (preceded by the separator when a line already exists), or nothing
 /// when the content is blank. The content is rendered straight into `out` once and rolled
 /// back if blank, so no per-message string is allocated.
-fn push_line(out: &mut String, role: &str, content: &Value) {
+fn push_line(out: &mut String, role: &str, content: &PyValue) {
     let line_start = out.len();
     // A kept line is never empty (it holds at least ": "), so a non-empty buffer means a line.
     if line_start > 0 {
@@ -120,18 +182,20 @@ fn push_line(out: &mut String, role: &str, content: &Value) {
 }
 
 /// Appends [`content_to_string`] of `value` to `out`.
-fn push_content(out: &mut String, value: &Value) {
+fn push_content(out: &mut String, value: &PyValue) {
     match value {
-        Value::String(text) => out.push_str(text),
-        Value::Null => {}
-        Value::Bool(flag) => out.push_str(if *flag { "True" } else { "False" }),
-        Value::Number(number) => push_python_number(out, number),
-        Value::Object(fields) => {
-            if let Some(text) = fields.get("text") {
+        PyValue::Str(text) => out.push_str(text),
+        PyValue::Null => {}
+        PyValue::Bool(flag) => out.push_str(if *flag { "True" } else { "False" }),
+        // Python's `str(int)`: every digit.
+        PyValue::Int(digits) => out.push_str(digits),
+        PyValue::Float(float) => push_python_float(out, *float),
+        PyValue::Object(_) => {
+            if let Some(text) = value.get("text") {
                 push_content(out, text);
             }
         }
-        Value::Array(parts) => {
+        PyValue::Array(parts) => {
             for part in parts.iter().filter(|part| is_text_part(part)) {
                 push_content(out, part);
             }
@@ -141,20 +205,20 @@ fn push_content(out: &mut String, value: &Value) {
 
 /// Whether an element of array content counts as text: Python's
 /// `x.get("type", "text") == "text"` for objects, and (our choice) any string.
-fn is_text_part(part: &Value) -> bool {
+fn is_text_part(part: &PyValue) -> bool {
     match part {
-        Value::Object(fields) => match fields.get("type") {
+        PyValue::Object(_) => match part.get("type") {
             None => true,
             Some(kind) => kind.as_str() == Some("text"),
         },
-        Value::String(_) => true,
+        PyValue::Str(_) => true,
         _ => false,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::python::{is_python_whitespace, push_python_float, python_capitalize};
+    use super::super::python::{is_python_whitespace, python_capitalize};
     use super::*;
     use crate::ErrorKind;
     use proptest::collection::vec;
@@ -186,6 +250,34 @@ mod tests {
         let mut out = String::new();
         push_python_float(&mut out, float);
         out
+    }
+
+    #[test]
+    fn json_integers_beyond_64_bits_print_like_python_str() {
+        for (literal, expected) in [
+            (
+                "1000000000000000000000000000000",
+                "1000000000000000000000000000000",
+            ),
+            ("18446744073709551616", "18446744073709551616"),
+            ("-18446744073709551617", "-18446744073709551617"),
+            ("-0", "0"),
+            ("5", "5"),
+            ("1e2", "100.0"),
+            ("1E+30", "1e+30"),
+        ] {
+            let one = format!(r#"[{{"role": "user", "content": {literal}}}]"#);
+            assert_eq!(format_prompt_json(&one).unwrap(), expected, "{literal}");
+            let two = format!(
+                r#"[{{"role": "user", "content": [{{"type": "text", "text": {literal}}}, " x"]}},
+                   {{"role": "assistant", "content": {{"text": {literal}}}}}]"#
+            );
+            assert_eq!(
+                format_prompt_json(&two).unwrap(),
+                format!("User: {expected} x\nAssistant: {expected}\nAssistant:"),
+                "{literal}"
+            );
+        }
     }
 
     // ---- SEED.md §3, one test per row ----
@@ -629,6 +721,25 @@ mod tests {
 
     fn messages(newlines: bool, min: usize) -> impl Strategy<Value = Vec<(String, Value)>> {
         vec((role(), content(newlines)), min..8)
+    }
+
+    proptest! {
+        /// Integers far beyond 64 bits (up to 400 digits) print as Python's `str()` prints
+        /// them: every digit, in messages and inside content parts.
+        #[test]
+        fn json_integers_of_any_size_keep_every_digit(
+            negative in any::<bool>(),
+            digits in "[1-9][0-9]{18,399}",
+        ) {
+            let literal = if negative { format!("-{digits}") } else { digits };
+            let json = format!(
+                r#"[{{"role": "system", "content": {literal}}}, {{"role": "user", "content": [{{"text": {literal}}}]}}]"#
+            );
+            prop_assert_eq!(
+                format_prompt_json(&json).unwrap(),
+                format!("System: {literal}\nUser: {literal}\nAssistant:")
+            );
+        }
     }
 
     proptest! {

@@ -4,8 +4,6 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Number;
-
 /// Python's `str.capitalize`: the first character in titlecase, the rest in lowercase.
 ///
 /// Rust has no titlecase, and it differs from `char::to_uppercase` for a few characters,
@@ -22,17 +20,6 @@ pub(crate) fn python_capitalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     push_capitalized(&mut out, s);
     out
-}
-
-/// Appends a JSON number as Python's `str()` would print the int or float `json.loads` made.
-pub(super) fn push_python_number(out: &mut String, number: &Number) {
-    match number.as_f64() {
-        Some(float) if number.is_f64() => push_python_float(out, float),
-        // Integers: serde_json prints plain decimal digits, as Python does.
-        _ => {
-            let _ = write!(out, "{number}");
-        }
-    }
 }
 
 /// Appends Python's `repr(float)`: the shortest digits that round-trip, in fixed notation

@@ -42,6 +42,18 @@ impl PyValue {
         }
     }
 
+    /// The JSON name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            PyValue::Null => "null",
+            PyValue::Bool(_) => "a boolean",
+            PyValue::Int(_) | PyValue::Float(_) => "a number",
+            PyValue::Str(_) => "a string",
+            PyValue::Array(_) => "an array",
+            PyValue::Object(_) => "an object",
+        }
+    }
+
     /// The text of a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {

@@ -255,7 +255,11 @@ mod tests {
             r#"{}"#,
         ] {
             let c = chunk(json);
-            let text = c.choices.first.and_then(|c| c.delta).and_then(|d| d.content);
+            let text = c
+                .choices
+                .first
+                .and_then(|c| c.delta)
+                .and_then(|d| d.content);
             assert!(text.is_none(), "{json}");
         }
     }

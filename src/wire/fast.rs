@@ -583,11 +583,7 @@ impl<'a> Parser<'a> {
                             p.literal(b"ull")?;
                             None
                         }
-                        b'0' if !matches!(
-                            p.peek(),
-                            Some(b'0'..=b'9' | b'.' | b'e' | b'E')
-                        ) =>
-                        {
+                        b'0' if !matches!(p.peek(), Some(b'0'..=b'9' | b'.' | b'e' | b'E')) => {
                             Some(0)
                         }
                         _ => return None,
@@ -1100,7 +1096,10 @@ mod fast_tests {
             )
                 .prop_map(|(k, v)| format!("\"{k}\":{v}")),
             member("finish_reason", text()),
-            member("index", biased(&["0", "null"], &["1", "-0", "0.0", "0e0", "\"0\"", "[]"])),
+            member(
+                "index",
+                biased(&["0", "null"], &["1", "-0", "0.0", "0e0", "\"0\"", "[]"]),
+            ),
             member(
                 "logprobs",
                 biased(

@@ -13,7 +13,11 @@ fn chat_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let binary = profile_dir.join("examples").join("chat");
-    assert!(binary.exists(), "build the example first: {}", binary.display());
+    assert!(
+        binary.exists(),
+        "build the example first: {}",
+        binary.display()
+    );
     binary
 }
 
@@ -49,10 +53,30 @@ fn two_choices() -> Server {
                 "bytes": token.as_bytes(), "top_logprobs": []}]})
         };
         conn.start_sse()
-            .sse_data(&chunk(0, json!({"content": "V"}), lp("V", -4.0), Value::Null))
-            .sse_data(&chunk(1, json!({"content": "Tur"}), lp("Tur", -0.5), Value::Null))
-            .sse_data(&chunk(0, json!({"content": "iolet"}), lp("iolet", -0.25), Value::Null))
-            .sse_data(&chunk(1, json!({"content": "quoise"}), lp("quoise", -0.125), Value::Null))
+            .sse_data(&chunk(
+                0,
+                json!({"content": "V"}),
+                lp("V", -4.0),
+                Value::Null,
+            ))
+            .sse_data(&chunk(
+                1,
+                json!({"content": "Tur"}),
+                lp("Tur", -0.5),
+                Value::Null,
+            ))
+            .sse_data(&chunk(
+                0,
+                json!({"content": "iolet"}),
+                lp("iolet", -0.25),
+                Value::Null,
+            ))
+            .sse_data(&chunk(
+                1,
+                json!({"content": "quoise"}),
+                lp("quoise", -0.125),
+                Value::Null,
+            ))
             .sse_data(&chunk(0, json!({}), Value::Null, json!("stop")))
             .sse_data(&chunk(1, json!({}), Value::Null, json!("length")))
             .done()
@@ -63,7 +87,16 @@ fn two_choices() -> Server {
 #[test]
 fn n_is_sent_and_stdout_gets_choice_zero_only() {
     let server = two_choices();
-    let out = chat(&["--base-url", &server.base(), "--model", "m", "--n", "2", "a", "color"]);
+    let out = chat(&[
+        "--base-url",
+        &server.base(),
+        "--model",
+        "m",
+        "--n",
+        "2",
+        "a",
+        "color",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "Violet");
     assert_eq!(server.requests()[0].json.as_ref().unwrap()["n"], json!(2));
@@ -72,7 +105,16 @@ fn n_is_sent_and_stdout_gets_choice_zero_only() {
 #[test]
 fn json_lines_carry_the_choice_and_the_logprobs() {
     let server = two_choices();
-    let out = chat(&["--base-url", &server.base(), "--model", "m", "--n", "2", "--json", "hi"]);
+    let out = chat(&[
+        "--base-url",
+        &server.base(),
+        "--model",
+        "m",
+        "--n",
+        "2",
+        "--json",
+        "hi",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let lines: Vec<Value> = text(&out.stdout)
         .lines()
@@ -83,7 +125,10 @@ fn json_lines_carry_the_choice_and_the_logprobs() {
         .filter(|l| l["type"] == "content")
         .map(|l| (l["choice"].as_u64().unwrap(), l["text"].as_str().unwrap()))
         .collect();
-    assert_eq!(contents, [(0, "V"), (1, "Tur"), (0, "iolet"), (1, "quoise")]);
+    assert_eq!(
+        contents,
+        [(0, "V"), (1, "Tur"), (0, "iolet"), (1, "quoise")]
+    );
     let logprobs: Vec<&Value> = lines.iter().filter(|l| l["type"] == "logprobs").collect();
     assert_eq!(logprobs.len(), 4);
     assert_eq!(
@@ -109,18 +154,38 @@ fn no_stream_json_lists_every_choice() {
         conn.json_response(200, &[], &body);
     });
     let out = chat(&[
-        "--base-url", &server.base(), "--model", "m", "--n", "2", "--no-stream", "--json", "hi",
+        "--base-url",
+        &server.base(),
+        "--model",
+        "m",
+        "--n",
+        "2",
+        "--no-stream",
+        "--json",
+        "hi",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let contents: Vec<(u64, String)> = text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|l| l["type"] == "content")
-        .map(|l| (l["choice"].as_u64().unwrap(), l["text"].as_str().unwrap().to_owned()))
+        .map(|l| {
+            (
+                l["choice"].as_u64().unwrap(),
+                l["text"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(contents, [(0, "A".to_owned()), (1, "B".to_owned())]);
     // Without --json, stdout is choice 0's text.
-    let out = chat(&["--base-url", &server.base(), "--model", "m", "--no-stream", "hi"]);
+    let out = chat(&[
+        "--base-url",
+        &server.base(),
+        "--model",
+        "m",
+        "--no-stream",
+        "hi",
+    ]);
     assert_eq!(text(&out.stdout), "A");
 }
 

@@ -118,6 +118,8 @@ inline std::string format_prompt(const std::string &messages_json) {
     return out;
 }
 
+class Completion;
+
 /** A chat request: model, messages, body parameters. Move-only. */
 class Request {
 public:
@@ -138,6 +140,22 @@ public:
     /** Appends a message with text content. */
     Request &add(const std::string &role, const std::string &content) {
         detail::check(upstage_request_add_message(r_.get(), role.c_str(), content.c_str()));
+        return *this;
+    }
+
+    /** Appends a `"tool"` message: the result `content` of the tool call `tool_call_id`. */
+    Request &add_tool(const std::string &tool_call_id, const std::string &content) {
+        detail::check(upstage_request_add_tool_message(r_.get(), tool_call_id.c_str(), content.c_str()));
+        return *this;
+    }
+
+    /** Appends choice `choice` of `answer` as the assistant message that continues the
+        conversation (its content and tool calls; its reasoning too when `with_reasoning`). */
+    Request &add_assistant(const Completion &answer, std::size_t choice = 0, bool with_reasoning = false);
+
+    /** Appends one message given as a JSON object (`tool_calls`, `tool_call_id`, ... kept). */
+    Request &add_json(const std::string &message_json) {
+        detail::check(upstage_request_add_message_json(r_.get(), message_json.c_str()));
         return *this;
     }
 
@@ -244,6 +262,9 @@ public:
         return u;
     }
 
+    /** What the stream assembled so far (also after an error), as a Completion. */
+    Completion snapshot() const;
+
     /** The C handle (still owned by this object). */
     upstage_stream *get() const noexcept { return s_.get(); }
 
@@ -269,9 +290,10 @@ private:
 
 /** A tool call of a Completion. */
 struct ToolCall {
-    std::string id;        /**< The call id. */
-    std::string name;      /**< The function name. */
-    std::string arguments; /**< The JSON arguments. */
+    std::string id;          /**< The call id. */
+    std::string name;        /**< The function name. */
+    std::string arguments;   /**< The JSON arguments. */
+    bool arguments_are_json; /**< Whether `arguments` is one complete JSON value. */
 };
 
 /** A whole answer from Client::complete(). Move-only. */
@@ -305,24 +327,46 @@ public:
         if (upstage_completion_usage(c_.get(), &u) != UPSTAGE_OK) return std::nullopt;
         return u;
     }
-    /** The tool calls, ordered by index. */
-    std::vector<ToolCall> tool_calls() const {
+    /** The tool calls of choice `choice` (0: the answer), in order. */
+    std::vector<ToolCall> tool_calls(std::size_t choice = 0) const {
         std::vector<ToolCall> out;
-        for (std::size_t i = 0; i < upstage_completion_tool_call_count(c_.get()); ++i) {
-            std::size_t len = 0;
-            const char *args = upstage_completion_tool_call_arguments(c_.get(), i, &len);
-            out.push_back(ToolCall{upstage_completion_tool_call_id(c_.get(), i),
-                                   upstage_completion_tool_call_name(c_.get(), i),
-                                   std::string(args, len)});
+        for (std::size_t i = 0; i < upstage_completion_choice_tool_call_count(c_.get(), choice); ++i) {
+            upstage_tool_call call;
+            if (upstage_completion_tool_call(c_.get(), choice, i, &call) != UPSTAGE_OK) continue;
+            out.push_back(ToolCall{call.id, call.name, std::string(call.arguments, call.arguments_len),
+                                   call.arguments_are_json != 0});
         }
         return out;
     }
+    /** How many choices (answers) there are: 1 unless the request set `"n"`. */
+    std::size_t choice_count() const noexcept { return upstage_completion_choice_count(c_.get()); }
+    /** Choice `choice`'s answer text. */
+    std::string_view choice_content(std::size_t choice) const {
+        std::size_t len = 0;
+        const char *t = upstage_completion_choice_content(c_.get(), choice, &len);
+        return detail::view(t, len);
+    }
+    /** The C handle (still owned by this object). */
+    const upstage_completion *get() const noexcept { return c_.get(); }
 
 private:
     friend class Client;
+    friend class Stream;
     explicit Completion(upstage_completion *c) : c_(c) {}
     std::unique_ptr<upstage_completion, detail::CompletionDeleter> c_;
 };
+
+inline Request &Request::add_assistant(const Completion &answer, std::size_t choice, bool with_reasoning) {
+    detail::check(upstage_request_add_assistant_message(r_.get(), answer.get(), choice, with_reasoning ? 1 : 0));
+    return *this;
+}
+
+inline Completion Stream::snapshot() const {
+    upstage_error e = detail::blank_error();
+    upstage_completion *c = nullptr;
+    detail::check(upstage_stream_snapshot(s_.get(), &c, &e), &e);
+    return Completion(c);
+}
 
 /** A configured client: immutable, thread-safe, cheap to copy (shared). */
 class Client {

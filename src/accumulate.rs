@@ -86,7 +86,7 @@ pub(crate) fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> 
     }
     let mut produced = false;
     for (index, choice) in chunk.choices.into_indexed() {
-        produced |= apply_choice(progress, index, choice, mode)?;
+        produced |= apply_choice(progress, index, choice, mode, produced)?;
     }
     if let Some(usage) = chunk.usage {
         let usage = usage.into_usage();
@@ -102,7 +102,16 @@ pub(crate) fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> 
     Ok(produced)
 }
 
-fn apply_choice(progress: &mut Progress, index: u32, choice: Choice, mode: Mode) -> Result<bool> {
+/// Applies one choice of a chunk. `token_taken`: an earlier choice of the same chunk already
+/// produced the token (a chunk may hold choice 0 twice; the second text then waits in
+/// `pending`, so that no text is lost).
+fn apply_choice(
+    progress: &mut Progress,
+    index: u32,
+    choice: Choice,
+    mode: Mode,
+    token_taken: bool,
+) -> Result<bool> {
     let Progress {
         token,
         pending,
@@ -142,13 +151,17 @@ fn apply_choice(progress: &mut Progress, index: u32, choice: Choice, mode: Mode)
                 queue(Delta::Content(text.into_owned()));
                 produced = true;
             } else if index == 0 {
-                // The token; reuse the buffer so that a token costs no allocation.
-                token.clear();
-                token.push_str(&text);
                 if *keep_tokens {
                     state.content.push_str(&text);
                 }
-                produced = true;
+                if token_taken {
+                    queue(Delta::Content(text.into_owned()));
+                } else {
+                    // The token; reuse the buffer so that a token costs no allocation.
+                    token.clear();
+                    token.push_str(&text);
+                    produced = true;
+                }
             } else {
                 state.content.push_str(&text);
             }

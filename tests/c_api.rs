@@ -434,6 +434,85 @@ fn scenario(conn: &mut Conn) {
             .done()
             .end_chunks()
             .run(conn),
+        "choices" => {
+            // Two interleaved answers with log probabilities; choice 1 calls two tools
+            // that both say index 0 (as Ollama does).
+            let lp = |token: &str, logprob: f64| {
+                serde_json::json!({"content": [{"token": token, "logprob": logprob,
+                    "bytes": token.as_bytes(),
+                    "top_logprobs": [{"token": token, "logprob": logprob, "bytes": null}]}]})
+            };
+            let chunk = |index: u32, delta: serde_json::Value, logprobs, finish| {
+                serde_json::json!({"id": "c", "object": "chat.completion.chunk", "model": "m",
+                    "choices": [{"index": index, "delta": delta, "logprobs": logprobs,
+                        "finish_reason": finish}]})
+                .to_string()
+            };
+            let null = serde_json::Value::Null;
+            let call = |id: &str, name: &str| {
+                serde_json::json!({"tool_calls": [{"index": 0, "id": id, "type": "function",
+                    "function": {"name": name, "arguments": "{}"}}]})
+            };
+            Script::sse()
+                .data(&chunk(0, serde_json::json!({"content": "V"}), lp("V", -4.0), null.clone()))
+                .data(&chunk(1, serde_json::json!({"content": "Tur"}), lp("Tur", -0.5), null.clone()))
+                .data(&chunk(0, serde_json::json!({"content": "iolet"}), lp("iolet", -0.5), null.clone()))
+                .data(&chunk(1, serde_json::json!({"content": "quoise"}), lp("quoise", -0.25), null.clone()))
+                .data(&chunk(1, call("call_a", "get_weather"), null.clone(), null.clone()))
+                .data(&chunk(1, call("call_b", "get_time"), null.clone(), null.clone()))
+                .data(&chunk(0, serde_json::json!({}), null.clone(), "stop".into()))
+                .data(&chunk(1, serde_json::json!({}), null.clone(), "tool_calls".into()))
+                .done()
+                .end_chunks()
+                .run(conn)
+        }
+        "partial" => Script::sse()
+            .token("Partial")
+            .data(&delta_json(
+                r#"{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"lookup","arguments":"{\"q\":"}}]}"#,
+                "null",
+            ))
+            .data(r#"{"error":{"message":"Provider disconnected","code":502}}"#)
+            .end_chunks()
+            .run(conn),
+        "tool_loop" => {
+            // First turn: a tool call. Second: the answer, once the request carries the
+            // assistant turn and the tool result.
+            let messages = json["messages"].as_array().cloned().unwrap_or_default();
+            if messages.len() == 1 {
+                Script::sse()
+                    .data(&delta_json(
+                        r#"{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]}"#,
+                        "null",
+                    ))
+                    .finish("tool_calls")
+                    .done()
+                    .end_chunks()
+                    .run(conn)
+            } else if messages.len() == 3
+                && messages[1]["role"] == "assistant"
+                && messages[1]["content"].is_null()
+                && messages[1]["tool_calls"][0]["id"] == "call_1"
+                && messages[1]["tool_calls"][0]["function"]["name"] == "get_weather"
+                && messages[1]["tool_calls"][0]["function"]["arguments"] == r#"{"city":"Seoul"}"#
+                && messages[2]["role"] == "tool"
+                && messages[2]["tool_call_id"] == "call_1"
+                && messages[2]["content"].as_str().is_some_and(|c| c.contains("clear"))
+            {
+                Script::sse()
+                    .token("Clear skies.")
+                    .finish("stop")
+                    .done()
+                    .end_chunks()
+                    .run(conn)
+            } else {
+                conn.json_response(
+                    400,
+                    &[],
+                    &error_json(&format!("unexpected second turn: {messages:?}"), "invalid_request_error"),
+                );
+            }
+        }
         "stall" => Script::sse().token("first").stall().run(conn),
         "stall-headers" => {
             conn.stall();
@@ -593,6 +672,47 @@ fn c_stream() {
         serde_json::json!([{"role": "user", "content": "System: Be brief\nUser: Hi\nAssistant:"}])
     );
     server.assert_no_handler_panics();
+}
+
+#[test]
+fn c_choices() {
+    let server = server();
+    c_test("choices.c", &[server.base()]);
+}
+
+/// `examples/c/tool_loop.c` and `examples/cpp/tool_loop.cpp`: a two-step tool loop whose
+/// second request the server checks (it answers only when the assistant turn and the tool
+/// result are there).
+#[test]
+fn examples_tool_loop_c_and_cpp() {
+    let server = server();
+    let dir = scratch("tool-loop");
+    let c = dir.join("tool-loop-c");
+    compile(
+        &[manifest().join("examples/c/tool_loop.c")],
+        &c,
+        Build::Plain,
+    );
+    let cpp = dir.join("tool-loop-cpp");
+    compile(
+        &[manifest().join("examples/cpp/tool_loop.cpp")],
+        &cpp,
+        Build::Plain,
+    );
+    for exe in [&c, &cpp] {
+        assert_eq!(
+            run_example(exe, &[&server.base(), "tool_loop", "Weather in Seoul?"]),
+            (
+                Some(0),
+                "Clear skies.\n".to_owned(),
+                "call get_weather {\"city\":\"Seoul\"}\n".to_owned()
+            ),
+            "{}",
+            exe.display()
+        );
+    }
+    let (code, _, stderr) = run_example(&c, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
 }
 
 #[test]

@@ -136,6 +136,10 @@ impl LogprobLists {
         }
     }
 
+    pub(super) fn is_empty(&self) -> bool {
+        self.content.is_empty() && self.refusal.is_empty()
+    }
+
     fn list(&self, which: upstage_logprobs_kind) -> Option<&[LogprobText]> {
         match which {
             UPSTAGE_LOGPROBS_CONTENT => Some(&self.content),
@@ -158,9 +162,11 @@ impl LogprobLists {
         out: *mut upstage_logprob,
     ) -> super::boundary::Outcome {
         let out = out_arg(out, "out")?;
-        let list = self
-            .list(which)
-            .ok_or_else(|| invalid(format!("`which` must be UPSTAGE_LOGPROBS_CONTENT or UPSTAGE_LOGPROBS_REFUSAL, not {which}")))?;
+        let list = self.list(which).ok_or_else(|| {
+            invalid(format!(
+                "`which` must be UPSTAGE_LOGPROBS_CONTENT or UPSTAGE_LOGPROBS_REFUSAL, not {which}"
+            ))
+        })?;
         let entry = list.get(i).and_then(|e| match top {
             Some(j) => e.top.get(j),
             None => Some(e),
@@ -318,7 +324,12 @@ pub unsafe extern "C" fn upstage_completion_choice_finish_reason(
     c: *const upstage_completion,
     choice: usize,
 ) -> *const c_char {
-    borrowed_text(|| self::choice(c, choice)?.finish_reason.as_ref().map(CText::ptr))
+    borrowed_text(|| {
+        self::choice(c, choice)?
+            .finish_reason
+            .as_ref()
+            .map(CText::ptr)
+    })
 }
 
 /// The number of tool calls of choice `choice` (0 when none or out of range).
@@ -354,7 +365,12 @@ pub unsafe extern "C" fn upstage_completion_tool_call(
     guard(std::ptr::null_mut(), || {
         let c = arg(c, "c")?;
         let out = out_arg(out, "out")?;
-        let Some(call) = c.choices.texts.get(choice).and_then(|ch| ch.tool_calls.get(i)) else {
+        let Some(call) = c
+            .choices
+            .texts
+            .get(choice)
+            .and_then(|ch| ch.tool_calls.get(i))
+        else {
             return Ok(UPSTAGE_NOT_AVAILABLE);
         };
         out.write(upstage_tool_call {

@@ -5,6 +5,7 @@ use std::ffi::c_char;
 use super::boundary::{
     arg, borrow, borrowed_text, free_handle, guard, guard_value, null, out_arg, CText,
 };
+use super::choices::CompletionChoices;
 use super::client::upstage_client;
 use super::request::upstage_request;
 use super::stream::{upstage_cancel_token, upstage_usage};
@@ -29,6 +30,8 @@ pub struct upstage_completion {
     request_id: Option<CText>,
     usage: Option<Usage>,
     tool_calls: Vec<ToolCallText>,
+    /// Every choice (read by `upstage_completion_choice_*`).
+    pub(super) choices: CompletionChoices,
 }
 
 struct ToolCallText {
@@ -40,7 +43,9 @@ struct ToolCallText {
 impl From<ChatCompletion> for upstage_completion {
     fn from(c: ChatCompletion) -> upstage_completion {
         let opt = |s: Option<String>| s.as_deref().map(CText::new);
+        let choices = CompletionChoices::new(&c);
         upstage_completion {
+            choices,
             content: CText::new(&c.content),
             reasoning: CText::new(&c.reasoning),
             refusal: CText::new(&c.refusal),

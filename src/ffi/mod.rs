@@ -20,12 +20,14 @@ use std::ffi::{c_char, CStr};
 
 mod boundary;
 mod catalog;
+mod choices;
 mod client;
 mod completion;
 mod request;
 mod stream;
 
 pub use catalog::*;
+pub use choices::*;
 pub use client::*;
 pub use completion::*;
 pub use request::*;

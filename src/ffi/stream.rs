@@ -7,10 +7,11 @@ use std::ffi::{c_char, c_void};
 use super::boundary::{
     arg, borrow, borrowed_text, free_handle, guard, guard_value, new_handle, null, out_arg, CText,
 };
+use super::choices::{LogprobLists, UPSTAGE_EVENT_LOGPROBS};
 use super::client::upstage_client;
 use super::request::upstage_request;
 use super::{upstage_error, upstage_status, UPSTAGE_DONE, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
-use crate::{CancelHandle, ChatStream, Delta, Error, ErrorKind, Usage};
+use crate::{CancelHandle, ChatStream, ChoiceDelta, Delta, Error, ErrorKind, Usage};
 
 /// An open streaming answer.
 ///
@@ -33,8 +34,10 @@ pub struct upstage_stream {
     state: UnsafeCell<StreamState>,
 }
 
-struct StreamState {
-    stream: ChatStream,
+pub(super) struct StreamState {
+    pub(super) stream: ChatStream,
+    /// The log probabilities of the last `UPSTAGE_EVENT_LOGPROBS` event.
+    pub(super) event_logprobs: LogprobLists,
     /// The current token or event text, NUL-terminated; reused so that a token costs no
     /// allocation once the buffer has grown.
     text: CText,
@@ -50,6 +53,7 @@ impl StreamState {
     fn new(stream: ChatStream) -> StreamState {
         let mut state = StreamState {
             stream,
+            event_logprobs: LogprobLists::default(),
             text: CText::new(""),
             tool_id: CText::new(""),
             tool_name: CText::new(""),
@@ -276,7 +280,9 @@ fn open(
     guard(err, || {
         let (c, r) = (arg(c, "c")?, arg(r, "r")?);
         let out = out_arg(out, "out")?;
-        let stream = c.client.stream_with_cancel(&r.request, &cancel)?;
+        let mut stream = c.client.stream_with_cancel(&r.request, &cancel)?;
+        // Tokens pulled one by one are kept too, for `upstage_stream_snapshot`.
+        stream.keep_tokens();
         out.hand_out(upstage_stream {
             cancel: stream.cancel_handle(),
             state: UnsafeCell::new(StreamState::new(stream)),
@@ -287,7 +293,7 @@ fn open(
 
 /// The owner's exclusive access to the state of the stream `s` (a pointer from C, like those
 /// given to the `boundary` helpers), which must not be NULL.
-fn state_mut<'a>(s: *mut upstage_stream) -> Result<&'a mut StreamState, crate::Error> {
+pub(super) fn state_mut<'a>(s: *mut upstage_stream) -> Result<&'a mut StreamState, crate::Error> {
     let s = arg(s, "s")?;
     // SAFETY: a stream is used by one thread at a time, its owner, apart from
     // `upstage_stream_cancel`, which reads only `cancel` through a shared reference (the
@@ -298,7 +304,7 @@ fn state_mut<'a>(s: *mut upstage_stream) -> Result<&'a mut StreamState, crate::E
 }
 
 /// The owner's shared access to the state of the stream `s`, or `None` when it is NULL.
-fn state_ref<'a>(s: *const upstage_stream) -> Option<&'a StreamState> {
+pub(super) fn state_ref<'a>(s: *const upstage_stream) -> Option<&'a StreamState> {
     // SAFETY: as in `state_mut`: only the calling thread reaches the state, and nothing
     // mutates it while this reference is used.
     borrow(s).map(|s| unsafe { &*s.state.get() })
@@ -369,14 +375,31 @@ pub unsafe extern "C" fn upstage_stream_next_event(
 }
 
 impl StreamState {
-    /// The next event, its texts kept in `self` (`None` at the normal end).
+    /// The next event of choice 0 (or usage), its texts kept in `self` (`None` at the
+    /// normal end).
     fn next_event(&mut self) -> Result<Option<upstage_event>, crate::Error> {
-        let delta = self.stream.next_delta();
+        loop {
+            match self.next_choice_event()? {
+                Some((0, event)) => return Ok(Some(event)),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next event of any choice, with the choice's index.
+    pub(super) fn next_choice_event(
+        &mut self,
+    ) -> Result<Option<(u32, upstage_event)>, crate::Error> {
+        let delta = self.stream.next_choice_delta();
         self.refresh();
-        let delta = match delta {
+        let ChoiceDelta { choice, delta } = match delta {
             Some(delta) => delta?,
             None => return Ok(None),
         };
+        if !self.event_logprobs.is_empty() {
+            self.event_logprobs = LogprobLists::default();
+        }
         let mut event = upstage_event {
             kind: UPSTAGE_EVENT_CONTENT,
             tool_index: 0,
@@ -418,6 +441,11 @@ impl StreamState {
                 event.usage = usage.into();
                 None
             }
+            Delta::Logprobs(logprobs) => {
+                event.kind = UPSTAGE_EVENT_LOGPROBS;
+                self.event_logprobs = LogprobLists::new(Some(&logprobs));
+                None
+            }
             // `Delta` is non-exhaustive: a future kind is skipped by callers that do not
             // know it, so hand it out as an empty content event rather than failing.
             #[allow(unreachable_patterns)]
@@ -428,7 +456,7 @@ impl StreamState {
             event.text = self.text.ptr();
             event.len = self.text.len();
         }
-        Ok(Some(event))
+        Ok(Some((choice, event)))
     }
 }
 

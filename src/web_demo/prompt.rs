@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::python::{is_python_blank, push_capitalized, push_python_float};
 use super::python_json::{self, PyValue};
 use crate::error::{Error, Result};
-use crate::request::{ChatRequest, Message};
+use crate::request::Message;
 
 /// What the original appends after the last line to cue the model's turn.
 const ASSISTANT_CUE: &str = "\nAssistant:";

@@ -25,8 +25,12 @@ func twoChoices(w http.ResponseWriter) {
 		s.data(string(body))
 	}
 	token := func(text string, lp float64) any {
+		bytes := []int{}
+		for _, b := range []byte(text) {
+			bytes = append(bytes, int(b))
+		}
 		return map[string]any{"content": []any{map[string]any{
-			"token": text, "logprob": lp, "bytes": []byte(text),
+			"token": text, "logprob": lp, "bytes": bytes,
 			"top_logprobs": []any{map[string]any{"token": text, "logprob": lp, "bytes": nil}},
 		}}}
 	}

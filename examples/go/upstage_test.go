@@ -736,8 +736,11 @@ func TestComplete(t *testing.T) {
 		Content: "Hi, 세계", FinishReason: "stop", Model: "solar-test", ID: "cmpl-1",
 		RequestID: "req-42",
 		Usage:     &Usage{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7, ReasoningTokens: -1, CachedTokens: -1},
-		ToolCalls: []ToolCall{{ID: "call_9", Name: "f", Arguments: "{}"}},
+		ToolCalls: []ToolCall{{ID: "call_9", Name: "f", Arguments: "{}", ArgumentsValid: true}},
 	}
+	want.Choices = []Choice{{
+		Content: "Hi, 세계", FinishReason: "stop", ToolCalls: want.ToolCalls,
+	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Complete =\n%+v\nwant\n%+v", got, want)
 	}
@@ -972,7 +975,7 @@ func TestFormatPrompt(t *testing.T) {
 	for _, tc := range cases {
 		got, err := FormatPrompt(tc.messages)
 		if err != nil || got != tc.want {
-			t.Errorf("FormatPrompt(%.60q) = %.80q, %v; want %.80q", tc.messages, got, err, tc.want)
+			t.Errorf("FormatPrompt(%v) = %.80q, %v; want %.80q", tc.messages, got, err, tc.want)
 		}
 	}
 	if _, err := FormatPrompt(nil); !errors.Is(err, ErrInvalidArgument) {

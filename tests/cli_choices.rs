@@ -1,5 +1,6 @@
-//! The `chat` example with several choices, log probabilities and exact Python integers:
-//! `--n N`, the choice index and log probabilities in `--json`, stdout keeping to choice 0.
+//! The `chat` example with several choices, log probabilities and exact Python integers
+//! (`--n N`, the choice index and log probabilities in `--json`, stdout keeping to choice 0),
+//! and the `tool_loop` example.
 
 mod support;
 
@@ -213,5 +214,53 @@ fn print_prompt_keeps_every_digit_of_big_integers() {
     assert_eq!(
         text(&out.stdout),
         "User: 1000000000000000000000000000000\nAssistant: -123456789012345678901234567890\nAssistant:"
+    );
+}
+
+/// `examples/tool_loop.rs`: a two-step tool loop against a server that answers the second
+/// request only when it carries the assistant turn and the tool result.
+#[test]
+fn the_tool_loop_example_sends_the_calls_and_their_results_back() {
+    let server = Server::start(|conn: &mut Conn| {
+        let body = conn.request().json.clone().unwrap_or_default();
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        if messages.len() == 1 {
+            conn.start_sse()
+                .sse_data(&delta_json(
+                    r#"{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]}"#,
+                    "null",
+                ))
+                .sse_data(&finish_json("tool_calls"))
+                .done()
+                .end_chunks();
+        } else {
+            conn.start_sse()
+                .sse_data(&chunk_json("Clear skies."))
+                .sse_data(&finish_json("stop"))
+                .done()
+                .end_chunks();
+        }
+    });
+    let exe = chat_binary().with_file_name("tool_loop");
+    let out = Command::new(&exe)
+        .args([server.base().as_str(), "solar-pro4", "Weather in Seoul?"])
+        .env_remove("UPSTAGE_API_KEY")
+        .env("NO_PROXY", "*")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "Clear skies.\n");
+    assert_eq!(text(&out.stderr), "call get_weather {\"city\":\"Seoul\"}\n");
+    let second = server.requests()[1].json.clone().unwrap();
+    assert_eq!(second["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        second["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Seoul?"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Seoul\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1",
+             "content": "{\"celsius\":21,\"city\":\"Seoul\",\"sky\":\"clear\"}"}
+        ])
     );
 }

@@ -471,10 +471,10 @@ mod tests {
     #[test]
     fn choices_are_kept_by_index_whatever_the_order() {
         let mut set = ChoiceSet::default();
-        set.get_mut(1).content.push_str("B");
-        set.get_mut(0).content.push_str("A");
-        set.get_mut(1).content.push_str("b");
-        set.get_mut(0).content.push_str("a");
+        set.get_mut(1).content.push('B');
+        set.get_mut(0).content.push('A');
+        set.get_mut(1).content.push('b');
+        set.get_mut(0).content.push('a');
         set.get_mut(0).finish_reason = Some("stop".into());
         assert!(!set.all_finished());
         set.get_mut(1).finish_reason = Some("length".into());
@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn choice_zero_is_always_there() {
         let mut set = ChoiceSet::default();
-        set.get_mut(4_000_000_000).content.push_str("x");
+        set.get_mut(4_000_000_000).content.push('x');
         let choices = set.into_partial();
         assert_eq!(
             choices.iter().map(|c| c.index).collect::<Vec<_>>(),

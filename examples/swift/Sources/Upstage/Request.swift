@@ -13,7 +13,7 @@ public struct Message: Codable, Equatable, Sendable {
     /// `Completion.message()`); its content may then be empty.
     public var toolCalls: [Completion.ToolCall] = []
     /// Sent back as `reasoning_content` when set (see `Choice.messageWithReasoning()`).
-    public var reasoning: String?
+    public var reasoning: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case role, content

@@ -7,7 +7,10 @@ import Foundation
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 for the tests: one thread per connection, every
 /// response close-delimited (`Connection: close`), full control over what is sent and when.
-final class TestServer {
+///
+/// `@unchecked Sendable`: the accept and connection threads share it; its only mutable state,
+/// `received`, is read and written under `lock`.
+final class TestServer: @unchecked Sendable {
     /// One accepted connection, with the request already read.
     final class Connection {
         let fd: Int32
@@ -138,7 +141,7 @@ final class TestServer {
     private var received: [(path: String, headers: [String: String], json: [String: Any])] = []
 
     /// Starts the server; `handler` answers each connection on its own thread.
-    init(_ handler: @escaping (Connection) -> Void) {
+    init(_ handler: @escaping @Sendable (Connection) -> Void) {
         signal(SIGPIPE, SIG_IGN)
         #if os(Linux)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

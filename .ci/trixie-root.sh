@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Compiles and tests what this machine's Debian (bookworm) cannot: the Swift package
-# (examples/swift, Swift 6 from Debian trixie's `swiftlang`) and the Go module with a current
-# Go (trixie's `golang-go`, 1.24). Both run in a Debian trixie root made with debootstrap.
+# (examples/swift, Swift 6 from Debian trixie's `swiftlang`: build and tests, statically and
+# through pkg-config, and the README's program against loopback servers) and the Go module
+# with a current Go (trixie's `golang-go`, 1.24: tests/go_module.rs). Both run in a Debian
+# trixie root made with debootstrap.
 #
 #   .ci/trixie-root.sh [LIBUPSTAGE_A]
 #
@@ -128,9 +130,14 @@ static_library() {
         echo "$1"
         return
     fi
-    ls -t "$target"/debug/libupstage.a "$target"/debug/deps/libupstage.a \
-        "$target"/release/libupstage.a "$target"/release/deps/libupstage.a 2>/dev/null |
-        head -n 1
+    local newest="" candidate
+    for candidate in "$target"/debug/libupstage.a "$target"/debug/deps/libupstage.a \
+        "$target"/release/libupstage.a "$target"/release/deps/libupstage.a; do
+        if [ -f "$candidate" ] && { [ -z "$newest" ] || [ "$candidate" -nt "$newest" ]; }; then
+            newest=$candidate
+        fi
+    done
+    echo "$newest"
 }
 
 lib=$(static_library "$@")
@@ -156,23 +163,94 @@ rm -rf "$static_dir"
 mkdir -p "$static_dir"
 cp "$lib" "$static_dir/libupstage.a"
 
+swift_in_root() { # swift_in_root SCRATCH ENV... -- SWIFT-ARGS...
+    local scratch=$1
+    shift
+    local env=()
+    while [ "$1" != -- ]; do
+        env+=("$1")
+        shift
+    done
+    shift
+    in_root env "${env[@]}" sh -c 'cd "$1" && shift && exec swift "$@"' sh \
+        "$checkout/examples/swift" "$@" --scratch-path "$scratch"
+}
+
 log "$(in_root swift --version 2>&1 | head -n 1)"
-swift_scratch="$target/trixie/swift-build"
-package="$checkout/examples/swift"
+# Static: the README's `-Xlinker -L<dir holding only libupstage.a>`, every Swift warning an
+# error (the package is in the Swift 6 language mode).
+static_scratch="$target/trixie/swift-static"
 for step in build test; do
-    log "swift $step (examples/swift, static library $lib)"
-    in_root sh -c 'cd "$1" && shift && exec swift "$@"' sh "$package" "$step" \
-        --scratch-path "$swift_scratch" -Xlinker "-L$static_dir"
+    log "swift $step, static ($lib)"
+    swift_in_root "$static_scratch" -- "$step" -Xlinker "-L$static_dir" \
+        -Xswiftc -warnings-as-errors
 done
-log "upstage-chat, built by swift build: usage error expected"
+log "upstage-chat (static) without arguments: usage, exit 2"
 set +e
-in_root "$swift_scratch/debug/upstage-chat" >/dev/null 2>&1
+in_root "$static_scratch/debug/upstage-chat" >/dev/null 2>&1
 code=$?
 set -e
 if [ "$code" != 2 ]; then
     echo "$0: upstage-chat without arguments exited with $code, not 2" >&2
     exit 1
 fi
+
+# Through pkg-config: the manifest's `pkgConfig: "upstage"` against an install made by
+# include/install.sh (the shared library next to the static one), as the README says.
+lib_dir=$(dirname "$lib")
+if [ -f "$lib_dir/libupstage.so" ]; then
+    prefix="$target/trixie/prefix"
+    rm -rf "$prefix"
+    UPSTAGE_LIB_DIR=$lib_dir sh "$checkout/include/install.sh" "$prefix" >/dev/null
+    pc_scratch="$target/trixie/swift-pkg-config"
+    log "swift build through pkg-config ($prefix)"
+    swift_in_root "$pc_scratch" "PKG_CONFIG_PATH=$prefix/lib/pkgconfig" -- build
+    log "upstage-chat (pkg-config, shared) against a closed port: error[connect], exit 1"
+    set +e
+    out=$(in_root env "LD_LIBRARY_PATH=$prefix/lib" "$pc_scratch/debug/upstage-chat" \
+        http://127.0.0.1:9/v1 solar-pro4 hi 2>&1)
+    code=$?
+    set -e
+    case "$code:$out" in
+        "1:error[connect]: "*) ;;
+        *)
+            echo "$0: upstage-chat (pkg-config) gave exit $code: $out" >&2
+            exit 1
+            ;;
+    esac
+else
+    log "no libupstage.so beside $lib: the pkg-config build is skipped"
+fi
+
+# The README's package and program (`ask`), in a package of their own that depends on
+# examples/swift by path, run by tests/swift_package.rs against its loopback servers.
+readme_swift_block() { # readme_swift_block PREFIX: the ```swift block whose first line starts so
+    awk -v prefix="$1" '
+        /^```swift$/ { inside = 1; first = 1; text = ""; next }
+        inside && /^```$/ { if (keep) printf "%s", text; inside = 0; keep = 0; next }
+        inside { if (first) { keep = index($0, prefix) == 1; first = 0 } text = text $0 "\n" }
+    ' "$checkout/examples/swift/README.md"
+}
+consumer="$target/trixie/swift-ask"
+rm -rf "$consumer/Sources"
+mkdir -p "$consumer/Sources/ask"
+readme_swift_block "// swift-tools-version" |
+    sed "s|/path/to/upstage/examples/swift|$checkout/examples/swift|" > "$consumer/Package.swift"
+readme_swift_block "// Sources/ask/main.swift" > "$consumer/Sources/ask/main.swift"
+for f in "$consumer/Package.swift" "$consumer/Sources/ask/main.swift"; do
+    if [ ! -s "$f" ]; then
+        echo "$0: examples/swift/README.md has no block for $f" >&2
+        exit 1
+    fi
+done
+log "swift build of the README's program (static)"
+in_root sh -c 'cd "$1" && shift && exec swift "$@"' sh "$consumer" build \
+    -Xlinker "-L$static_dir" -Xswiftc -warnings-as-errors
+ask="$target/trixie/ask"
+printf '#!/bin/sh\nexec chroot "%s" "%s" "$@"\n' "$root" "$consumer/.build/debug/ask" > "$ask"
+chmod +x "$ask"
+(cd "$checkout" && UPSTAGE_SWIFT_ASK="$ask" UPSTAGE_REQUIRE_SWIFT=1 \
+    cargo test --test swift_package)
 
 # The Go module test of the checkout, run by cargo on this machine with trixie's Go: a
 # wrapper runs `go` inside the root, in the same directory and environment (the test server

@@ -99,7 +99,11 @@ fn check_app(exe: &Path) {
     // A token, then silence: the watchdog (1 s here) cancels the stream; the token stays.
     let server = Server::start(Script::sse().token("partial").stall().handler());
     let ran = app(exe, &server.base(), &["hi", "1"]);
-    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), "partial"), "{name}");
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (Some(1), "partial"),
+        "{name}"
+    );
     assert!(
         ran.stderr.starts_with("error[cancelled]: "),
         "{name}: {ran:?}"
@@ -152,7 +156,10 @@ fn guide_project_builds_with_find_package_and_streams() {
     let shared = dynamic_section(&build.join("app"));
     assert!(shared.needed.contains(&soname), "app: {shared:?}");
     let shared_cpp = dynamic_section(&build.join("app_cpp"));
-    assert!(shared_cpp.needed.contains(&soname), "app_cpp: {shared_cpp:?}");
+    assert!(
+        shared_cpp.needed.contains(&soname),
+        "app_cpp: {shared_cpp:?}"
+    );
     let fixed = dynamic_section(&build.join("app_static"));
     assert!(
         !fixed.needed.iter().any(|n| n.starts_with("libupstage")),
@@ -240,7 +247,11 @@ fn version_file_and_a_moved_install() {
         ("0.1.0 EXACT", "1"),
     ] {
         let got = probe_value(&output, &format!("request [{request}] found"));
-        let got = if got.is_empty() || got == "0" { "0" } else { "1" };
+        let got = if got.is_empty() || got == "0" {
+            "0"
+        } else {
+            "1"
+        };
         assert_eq!(got, found, "find_package(upstage {request}):\n{output}");
     }
     let lib = prefix.join("lib");

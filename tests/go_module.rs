@@ -131,7 +131,10 @@ impl Go {
             .env("GOENV", "off")
             .env("GO111MODULE", "on")
             .env("CGO_ENABLED", "1")
-            .env("CGO_CFLAGS", format!("-g -O2 -DUPSTAGE_LIB_STAMP={}", self.library_stamp))
+            .env(
+                "CGO_CFLAGS",
+                format!("-g -O2 -DUPSTAGE_LIB_STAMP={}", self.library_stamp),
+            )
             .env_remove("CGO_LDFLAGS")
             .env_remove("PKG_CONFIG_LIBDIR")
             .env("PKG_CONFIG_PATH", &self.pkg_config_path);
@@ -157,8 +160,7 @@ fn stamp(path: &Path) -> String {
 
 /// The one complete program (a `go` block starting with `package main`) of the README.
 fn readme_program() -> String {
-    let readme =
-        std::fs::read_to_string(module_dir().join("README.md")).expect("read the README");
+    let readme = std::fs::read_to_string(module_dir().join("README.md")).expect("read the README");
     let programs: Vec<String> = fenced_blocks(&readme, "go")
         .into_iter()
         .filter(|block| block.starts_with("package main") || block.contains("\npackage main"))
@@ -211,11 +213,9 @@ fn a_module_outside_the_repository_vendors_builds_and_streams() {
     {
         return;
     }
-    let version = String::from_utf8_lossy(
-        &check(Command::new(&go_cmd).arg("version")).stdout,
-    )
-    .trim()
-    .to_owned();
+    let version = String::from_utf8_lossy(&check(Command::new(&go_cmd).arg("version")).stdout)
+        .trim()
+        .to_owned();
     println!("{version}");
     // One directory per Go version: their caches stay apart.
     let tag: String = version
@@ -223,10 +223,16 @@ fn a_module_outside_the_repository_vendors_builds_and_streams() {
         .nth(2)
         .unwrap_or("go")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let work = profile_dir().join("go-module").join(tag);
-    for dir in ["prefix", "upstage-go", "consumer"] {
+    for dir in ["prefix", "upstage-go", "upstage-go-moved", "consumer"] {
         let _ = std::fs::remove_dir_all(work.join(dir));
     }
     for dir in ["cache", "path", "tmp"] {
@@ -270,7 +276,6 @@ fn a_module_outside_the_repository_vendors_builds_and_streams() {
     );
     // Without the module's own directory: the vendored copy is all there is.
     std::fs::rename(&module, work.join("upstage-go-moved")).expect("move the module away");
-    let _ = std::fs::remove_dir_all(&module);
     go.check(&consumer, "-mod=vendor", &["vet", "."]);
     go.check(&consumer, "-mod=vendor", &["build", "-o", "ask", "."]);
     // Statically linked through upstage-static.pc: no libupstage.so at run time.
@@ -306,6 +311,10 @@ fn a_module_outside_the_repository_vendors_builds_and_streams() {
     // A token, then silence: the program's 1 s limit cancels the stream; the token stays.
     let server = Server::start(Script::sse().token("partial").stall().handler());
     let ran = ask(&go, &consumer, &server.base(), &["hi", "1"]);
-    assert_eq!((ran.code, ran.stdout.as_str()), (Some(1), "partial"), "{ran:?}");
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (Some(1), "partial"),
+        "{ran:?}"
+    );
     assert!(ran.stderr.starts_with("cancelled: "), "{ran:?}");
 }

@@ -166,10 +166,17 @@ final class TestServer: @unchecked Sendable {
         port = UInt16(bigEndian: addr.sin_port)
         listener = fd
 
+        // The accept thread owns the listening socket and closes it when accept fails (after
+        // stop()): closed anywhere else, its number could be reused by the next test's server
+        // while this thread, not yet scheduled, is about to call accept on it.
         Thread { [weak self] in
+            defer { close(fd) }
             while true {
                 let conn = accept(fd, nil, nil)
-                if conn < 0 { return }
+                if conn < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
                 Thread { [weak self] in
                     let connection = Connection(fd: conn)
                     self?.record(connection)
@@ -180,11 +187,12 @@ final class TestServer: @unchecked Sendable {
         }.start()
     }
 
-    /// Stops accepting connections. (Not in deinit: Swift may release a local before the end
-    /// of its scope, and the tests stop servers in their teardown instead.)
+    /// Stops accepting connections: on Linux, shutting a listening socket down makes every
+    /// accept on it fail, and the accept thread then closes it. (Not in deinit: Swift may
+    /// release a local before the end of its scope, and the tests stop servers in their
+    /// teardown instead.)
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     /// `http://127.0.0.1:PORT/v1`.

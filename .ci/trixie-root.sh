@@ -56,6 +56,14 @@ mounts_under_root() {
     findmnt -rn -o TARGET | awk -v r="$root" 'index($0, r "/") == 1' | sort -r
 }
 
+# One run at a time per root: another run's cleanup would unmount /proc and /dev under us.
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+if ! flock -n 9; then
+    log "waiting for another run of $0 on $root"
+    flock 9
+fi
+
 mounted=()
 cleanup() {
     local i

@@ -12,11 +12,13 @@
 //! Go runs offline and writes only under `target/<profile>/go/` (`GOCACHE`, `GOPATH`): the
 //! module has no dependencies outside the standard library.
 
+mod install;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use install::file_stamp;
 use support::*;
 
 fn manifest() -> PathBuf {
@@ -70,18 +72,6 @@ fn go_available(go: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A stamp that changes when the file is rewritten (length and modification time), to make
-/// Go's build cache see a new static library: it does not hash files named by linker flags.
-fn stamp(path: &Path) -> String {
-    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    format!("{}_{modified}", meta.len())
-}
-
 /// The build tag that makes the package take the library from CGO_LDFLAGS.
 const MANUAL_LINK_TAG: &str = "-tags=upstage_nopkgconfig";
 
@@ -104,7 +94,7 @@ impl Go {
         Go {
             go,
             module: manifest().join("examples").join("go"),
-            cflags: format!("-g -O2 -DUPSTAGE_LIB_STAMP={}", stamp(&lib)),
+            cflags: format!("-g -O2 -DUPSTAGE_LIB_STAMP={}", file_stamp(&lib)),
             lib,
             work,
         }

@@ -147,17 +147,6 @@ impl Go {
     }
 }
 
-/// A stamp of a file that changes when it is rewritten: its length and modification time.
-fn stamp(path: &Path) -> String {
-    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    format!("{}_{modified}", meta.len())
-}
-
 /// The one complete program (a `go` block starting with `package main`) of the README.
 fn readme_program() -> String {
     let readme = std::fs::read_to_string(module_dir().join("README.md")).expect("read the README");
@@ -244,7 +233,7 @@ fn a_module_outside_the_repository_vendors_builds_and_streams() {
     let go = Go {
         go: go_cmd,
         pkg_config_path: prefix.join("lib/pkgconfig"),
-        library_stamp: stamp(&prefix.join("lib/libupstage.a")),
+        library_stamp: file_stamp(&prefix.join("lib/libupstage.a")),
         work: work.clone(),
     };
 

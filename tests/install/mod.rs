@@ -155,6 +155,19 @@ pub fn dynamic_section(file: &Path) -> Dynamic {
     dynamic
 }
 
+/// A stamp that changes whenever the file is rewritten: its length and modification time.
+/// Go's build cache does not hash the libraries named by linker flags, so the Go tests put
+/// this into `CGO_CFLAGS` to make Go rebuild against a new library.
+pub fn file_stamp(path: &Path) -> String {
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}_{modified}", meta.len())
+}
+
 /// The fenced code blocks of `markdown` whose info string is exactly `lang`.
 pub fn fenced_blocks(markdown: &str, lang: &str) -> Vec<String> {
     let mut blocks = Vec::new();

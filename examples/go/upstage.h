@@ -206,6 +206,85 @@ typedef struct upstage_error {
 } upstage_error;
 
 /**
+ * A whole tool call, filled by `upstage_completion_tool_call`. The pointers are borrowed
+ * from the completion, valid until `upstage_completion_free`.
+ */
+typedef struct upstage_tool_call {
+    /**
+     * Its position among the choice's calls (0, 1, ...), as in tool-call events.
+     */
+    uint32_t index;
+    /**
+     * The call's id (answer it with `upstage_request_add_tool_message`); `""` when the
+     * server sent none.
+     */
+    const char *id;
+    /**
+     * The function's name.
+     */
+    const char *name;
+    /**
+     * The arguments' JSON text, assembled from every fragment.
+     */
+    const char *arguments;
+    /**
+     * Length of `arguments` in bytes, without the NUL.
+     */
+    size_t arguments_len;
+    /**
+     * 1 when `arguments` is one complete JSON value, 0 when not (check before calling a
+     * tool: a server may stop mid-object).
+     */
+    int32_t arguments_are_json;
+} upstage_tool_call;
+
+/**
+ * Which token list `upstage_*_logprob*` read (the `which` argument).
+ */
+typedef int32_t upstage_logprobs_kind;
+
+/**
+ * One token and its natural-log probability, filled by the `upstage_*_logprob` functions.
+ * The pointers are borrowed from the completion (or stream) they came from, as its texts.
+ */
+typedef struct upstage_logprob {
+    /**
+     * The token's text, NUL-terminated.
+     */
+    const char *token;
+    /**
+     * Length of `token` in bytes, without the NUL (authoritative).
+     */
+    size_t token_len;
+    /**
+     * Its natural-log probability (`-INFINITY` when the server sent `null`).
+     */
+    double logprob;
+    /**
+     * Its UTF-8 bytes as the server sent them, or NULL when it did not (`has_bytes` 0).
+     */
+    const uint8_t *bytes;
+    /**
+     * Number of `bytes`.
+     */
+    size_t bytes_len;
+    /**
+     * 1 when the server sent the token's bytes, else 0.
+     */
+    int32_t has_bytes;
+    /**
+     * How many alternatives `upstage_*_top_logprob` can read for this token (0 for an
+     * alternative itself).
+     */
+    size_t top_count;
+} upstage_logprob;
+
+/**
+ * The kind of an `upstage_event` (values of `upstage_event.kind`).
+ */
+typedef int32_t upstage_event_kind;
+
+/**
  * Token counts reported by the server.
  */
 typedef struct upstage_usage {
@@ -230,11 +309,6 @@ typedef struct upstage_usage {
      */
     int64_t cached_tokens;
 } upstage_usage;
-
-/**
- * The kind of an `upstage_event` (values of `upstage_event.kind`).
- */
-typedef int32_t upstage_event_kind;
 
 /**
  * One thing the stream reported, filled by `upstage_stream_next_event`. The pointers are
@@ -273,6 +347,21 @@ typedef struct upstage_event {
      */
     struct upstage_usage usage;
 } upstage_event;
+
+/**
+ * An event together with the choice it belongs to, filled by
+ * `upstage_stream_next_choice_event`.
+ */
+typedef struct upstage_choice_event {
+    /**
+     * The choice's index (`0..n` for a request with `"n": n`).
+     */
+    uint32_t choice;
+    /**
+     * The event, as `upstage_stream_next_event` fills it.
+     */
+    struct upstage_event event;
+} upstage_choice_event;
 
 /**
  * Receives one content token of `upstage_chat_stream`, on the thread that called it: `text`
@@ -361,6 +450,22 @@ typedef int32_t (*upstage_token_callback)(void *userdata, const char *text, size
  * A bug inside the library, caught at the C boundary (please report it).
  */
 #define UPSTAGE_ERR_PANIC (-100)
+
+/**
+ * Log probabilities of a chunk: `upstage_stream_event_logprob*` read them. Only in events
+ * of the stream that asked for them (`"logprobs": true`).
+ */
+#define UPSTAGE_EVENT_LOGPROBS 6
+
+/**
+ * The log probabilities of the content tokens.
+ */
+#define UPSTAGE_LOGPROBS_CONTENT 0
+
+/**
+ * The log probabilities of the refusal tokens.
+ */
+#define UPSTAGE_LOGPROBS_REFUSAL 1
 
 /**
  * Answer text: `text`/`len`.
@@ -460,6 +565,254 @@ upstage_status upstage_format_prompt(const char *messages_json,
                                      size_t cap,
                                      size_t *out_len,
                                      struct upstage_error *err);
+
+/**
+ * How many choices the completion has: 1 for a request without `"n"`, `n` otherwise (0 only
+ * when `c` is NULL). Choices are ordered by index; choice 0 is what
+ * `upstage_completion_content` and the other accessors without `choice` read.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion.
+ */
+size_t upstage_completion_choice_count(const struct upstage_completion *c);
+
+/**
+ * The index the server gave choice `choice` (usually `choice` itself); 0 when out of range.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion.
+ */
+uint32_t upstage_completion_choice_index(const struct upstage_completion *c, size_t choice);
+
+/**
+ * Choice `choice`'s answer text (`""` when none); `*len` (when `len` is non-NULL) receives
+ * its length. NULL when `c` is NULL or `choice` out of range.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion; `len` is NULL or writable.
+ */
+const char *upstage_completion_choice_content(const struct upstage_completion *c,
+                                              size_t choice,
+                                              size_t *len);
+
+/**
+ * Choice `choice`'s reasoning text; as `upstage_completion_choice_content`.
+ *
+ * # Safety
+ *
+ * As `upstage_completion_choice_content`.
+ */
+const char *upstage_completion_choice_reasoning(const struct upstage_completion *c,
+                                                size_t choice,
+                                                size_t *len);
+
+/**
+ * Choice `choice`'s refusal text; as `upstage_completion_choice_content`.
+ *
+ * # Safety
+ *
+ * As `upstage_completion_choice_content`.
+ */
+const char *upstage_completion_choice_refusal(const struct upstage_completion *c,
+                                              size_t choice,
+                                              size_t *len);
+
+/**
+ * Why choice `choice` stopped, or NULL when the server did not say (or out of range).
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion.
+ */
+const char *upstage_completion_choice_finish_reason(const struct upstage_completion *c,
+                                                    size_t choice);
+
+/**
+ * The number of tool calls of choice `choice` (0 when none or out of range).
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion.
+ */
+size_t upstage_completion_choice_tool_call_count(const struct upstage_completion *c, size_t choice);
+
+/**
+ * Tool call `i` of choice `choice`, with whether its arguments are valid JSON.
+ * @param out written only for `UPSTAGE_OK`.
+ * @return `UPSTAGE_OK`, `UPSTAGE_NOT_AVAILABLE` (`choice` or `i` out of range),
+ *         `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion; `out` is NULL or writable.
+ */
+upstage_status upstage_completion_tool_call(const struct upstage_completion *c,
+                                            size_t choice,
+                                            size_t i,
+                                            struct upstage_tool_call *out);
+
+/**
+ * How many tokens of choice `choice` have log probabilities (`which`: content or refusal
+ * tokens); 0 when none were asked for or sent.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion.
+ */
+size_t upstage_completion_logprob_count(const struct upstage_completion *c,
+                                        size_t choice,
+                                        upstage_logprobs_kind which);
+
+/**
+ * Token `i` of choice `choice` (`which`: content or refusal tokens) and its log
+ * probability; its alternatives through `upstage_completion_top_logprob`.
+ * @param out written only for `UPSTAGE_OK`; its pointers are borrowed from `c`.
+ * @return `UPSTAGE_OK`, `UPSTAGE_NOT_AVAILABLE` (out of range), `UPSTAGE_ERR_NULL_ARGUMENT`,
+ *         `UPSTAGE_ERR_INVALID_ARGUMENT` (`which`).
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion; `out` is NULL or writable.
+ */
+upstage_status upstage_completion_logprob(const struct upstage_completion *c,
+                                          size_t choice,
+                                          upstage_logprobs_kind which,
+                                          size_t i,
+                                          struct upstage_logprob *out);
+
+/**
+ * Alternative `j` (`0..top_count`) at token `i`; as `upstage_completion_logprob`.
+ *
+ * # Safety
+ *
+ * As `upstage_completion_logprob`.
+ */
+upstage_status upstage_completion_top_logprob(const struct upstage_completion *c,
+                                              size_t choice,
+                                              upstage_logprobs_kind which,
+                                              size_t i,
+                                              size_t j,
+                                              struct upstage_logprob *out);
+
+/**
+ * Pulls the next event of any choice (`upstage_stream_next_event` keeps to choice 0):
+ * content, reasoning, tool-call fragments, refusal, finish reason and log probabilities of
+ * each choice, and usage (reported with choice 0). Blocks; ends like `upstage_stream_next`
+ * and may be mixed with it.
+ * @param ev filled on `UPSTAGE_OK` only; its pointers are borrowed from the stream and valid
+ *        until the next call that reads the stream (or its free).
+ * @return `UPSTAGE_OK`, `UPSTAGE_DONE` or an error, as `upstage_stream_next`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live stream used by this thread only; `ev` and `err` are NULL or
+ * writable.
+ */
+upstage_status upstage_stream_next_choice_event(struct upstage_stream *s,
+                                                struct upstage_choice_event *ev,
+                                                struct upstage_error *err);
+
+/**
+ * How many tokens the last `UPSTAGE_EVENT_LOGPROBS` event has (`which`: content or refusal
+ * tokens); 0 when the last event was of another kind.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live stream, not inside another call on another thread (except cancel).
+ */
+size_t upstage_stream_event_logprob_count(const struct upstage_stream *s,
+                                          upstage_logprobs_kind which);
+
+/**
+ * Token `i` of the last `UPSTAGE_EVENT_LOGPROBS` event; as `upstage_completion_logprob`,
+ * its pointers borrowed from the stream until the next call that reads it.
+ *
+ * # Safety
+ *
+ * As `upstage_stream_event_logprob_count`; `out` is NULL or writable.
+ */
+upstage_status upstage_stream_event_logprob(const struct upstage_stream *s,
+                                            upstage_logprobs_kind which,
+                                            size_t i,
+                                            struct upstage_logprob *out);
+
+/**
+ * Alternative `j` at token `i` of the last `UPSTAGE_EVENT_LOGPROBS` event.
+ *
+ * # Safety
+ *
+ * As `upstage_stream_event_logprob`.
+ */
+upstage_status upstage_stream_event_top_logprob(const struct upstage_stream *s,
+                                                upstage_logprobs_kind which,
+                                                size_t i,
+                                                size_t j,
+                                                struct upstage_logprob *out);
+
+/**
+ * What the stream has assembled so far, as a new completion: every choice's content
+ * (including the tokens `upstage_stream_next` handed out), reasoning, refusal, tool calls,
+ * finish reason and log probabilities, and the usage, model and ids. Works at any time,
+ * also after an error: a stream that failed midway still gives what arrived.
+ * @param out receives the completion on success; free it with `upstage_completion_free`.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live stream used by this thread only; `out` and `err` are NULL or
+ * writable.
+ */
+upstage_status upstage_stream_snapshot(const struct upstage_stream *s,
+                                       struct upstage_completion **out,
+                                       struct upstage_error *err);
+
+/**
+ * Appends choice `choice` of `c` as the assistant message that continues the conversation:
+ * its content and its tool calls (answer each with `upstage_request_add_tool_message`),
+ * and, when `with_reasoning` is non-zero, its reasoning as `reasoning_content` (for servers
+ * that want it back; most do not).
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT`
+ *         (`choice` out of range).
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live request used by this thread only; `c` is NULL or a live completion.
+ */
+upstage_status upstage_request_add_assistant_message(struct upstage_request *r,
+                                                     const struct upstage_completion *c,
+                                                     size_t choice,
+                                                     int32_t with_reasoning);
+
+/**
+ * Appends a `"tool"` message: the result `content` of the tool call `tool_call_id`.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (not
+ *         UTF-8).
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live request used by this thread only; the strings are NULL or
+ * NUL-terminated.
+ */
+upstage_status upstage_request_add_tool_message(struct upstage_request *r,
+                                                const char *tool_call_id,
+                                                const char *content);
+
+/**
+ * Appends one message given as a JSON object (`{"role": ..., "content": ...}` with any
+ * other member, such as `tool_calls` or `tool_call_id`), sent as given.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (not
+ *         JSON, not an object, or no string `role`).
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live request used by this thread only; `message_json` is NULL or
+ * NUL-terminated.
+ */
+upstage_status upstage_request_add_message_json(struct upstage_request *r,
+                                                const char *message_json);
 
 /**
  * A new builder with the defaults plus the environment (`UPSTAGE_API_KEY`,

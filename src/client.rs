@@ -15,7 +15,7 @@ use ureq::Agent;
 use crate::cancel::CancelHandle;
 use crate::completion::ChatCompletion;
 use crate::config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::request::ChatRequest;
 use crate::response::{self, Body, BodyKind};
 use crate::retry::{self, Budget, Failure};
@@ -552,9 +552,14 @@ impl Resend {
             }
             match sent {
                 Ok(response) if response.status().is_success() => {
-                    let mut opened = client
-                        .stream_from(response, cancel)
-                        .map_err(Failure::fatal)?;
+                    let mut opened = client.stream_from(response, cancel).map_err(|e| {
+                        match e.kind() {
+                            // An error the server reported in its 200 answer is weighed like
+                            // the HTTP status it stands for; anything else here is final.
+                            ErrorKind::Api => Failure::new(e),
+                            _ => Failure::fatal(e),
+                        }
+                    })?;
                     opened.set_attempts(attempt);
                     Ok(opened)
                 }

@@ -151,6 +151,9 @@ fn is_retryable(error: &Error, should_retry: Option<bool>) -> bool {
         ErrorKind::Http | ErrorKind::Limit => error
             .http_status()
             .is_some_and(|status| is_retryable_status(status, error)),
+        // An error reported in a 200 answer: as the HTTP status it stands for.
+        ErrorKind::Api => in_band::equivalent_status(error.api_type(), error.api_code())
+            .is_some_and(|status| is_retryable_status(status, error)),
         _ => false,
     }
 }

@@ -682,3 +682,26 @@ fn a_completion_with_tool_calls_becomes_the_next_turn() {
         ])
     );
 }
+
+#[test]
+fn a_whole_json_answer_that_is_a_retryable_error_is_retried() {
+    let server = Server::start(|conn: &mut Conn| {
+        if conn.attempt() == 1 {
+            conn.json_response(
+                200,
+                &[],
+                r#"{"error":{"message":"Overloaded","type":"overloaded_error"}}"#,
+            );
+        } else {
+            conn.start_sse()
+                .sse_data(&chunk_json("ok"))
+                .sse_data(&finish_json("stop"))
+                .done()
+                .end_chunks();
+        }
+    });
+    let mut stream = retrying_client(&server).stream(&ask()).unwrap();
+    let (tokens, error) = drain_tokens(&mut stream);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!((tokens, server.request_count()), (vec!["ok".to_owned()], 2));
+}

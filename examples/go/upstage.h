@@ -323,7 +323,7 @@ typedef struct upstage_event {
      */
     upstage_event_kind kind;
     /**
-     * The tool call's index (`UPSTAGE_EVENT_TOOL_CALL`).
+     * The tool call's position among the choice's calls (`UPSTAGE_EVENT_TOOL_CALL`).
      */
     uint32_t tool_index;
     /**
@@ -478,9 +478,11 @@ typedef int32_t (*upstage_token_callback)(void *userdata, const char *text, size
 #define UPSTAGE_EVENT_REASONING 1
 
 /**
- * A tool-call fragment: `tool_index`, `tool_id` and `tool_name` (NULL when this fragment
- * does not carry them, usually all but the first), and an arguments fragment in
- * `text`/`len` (possibly empty). Fragments with the same `tool_index` form one call.
+ * What a tool-call fragment added to a call: `tool_index` (the call's position, 0, 1, ...,
+ * whatever numbering the server used), `tool_id` and `tool_name` (NULL unless this fragment
+ * brought them: once per call, even from servers that repeat them), and a piece of the
+ * arguments in `text`/`len` (possibly empty). Events with the same `tool_index` form one
+ * call; `upstage_completion_tool_call` has the whole call.
  */
 #define UPSTAGE_EVENT_TOOL_CALL 2
 
@@ -1287,9 +1289,10 @@ upstage_status upstage_stream_next(struct upstage_stream *s,
                                    struct upstage_error *err);
 
 /**
- * Pulls the next event: content, reasoning, a tool-call fragment, refusal, finish reason
- * or usage, in the order the server sent them. Blocks. May be mixed with
- * `upstage_stream_next` (which skips everything but content).
+ * Pulls the next event: content, reasoning, a tool-call fragment, refusal, log
+ * probabilities, finish reason or usage, in the order the server sent them. Blocks. May be
+ * mixed with `upstage_stream_next` (which skips everything but content). With several
+ * choices (`"n"`) these are choice 0's; `upstage_stream_next_choice_event` gives every one.
  * @param ev filled on `UPSTAGE_OK` only; its pointers are borrowed from the stream and valid
  *        until the next `upstage_stream_next` or `upstage_stream_next_event` on `s` (or its
  *        free).

@@ -128,9 +128,11 @@ pub type upstage_event_kind = i32;
 pub const UPSTAGE_EVENT_CONTENT: upstage_event_kind = 0;
 /// Reasoning text (`delta.reasoning` or `delta.reasoning_content`): `text`/`len`.
 pub const UPSTAGE_EVENT_REASONING: upstage_event_kind = 1;
-/// A tool-call fragment: `tool_index`, `tool_id` and `tool_name` (NULL when this fragment
-/// does not carry them, usually all but the first), and an arguments fragment in
-/// `text`/`len` (possibly empty). Fragments with the same `tool_index` form one call.
+/// What a tool-call fragment added to a call: `tool_index` (the call's position, 0, 1, ...,
+/// whatever numbering the server used), `tool_id` and `tool_name` (NULL unless this fragment
+/// brought them: once per call, even from servers that repeat them), and a piece of the
+/// arguments in `text`/`len` (possibly empty). Events with the same `tool_index` form one
+/// call; `upstage_completion_tool_call` has the whole call.
 pub const UPSTAGE_EVENT_TOOL_CALL: upstage_event_kind = 2;
 /// Refusal text: `text`/`len`.
 pub const UPSTAGE_EVENT_REFUSAL: upstage_event_kind = 3;
@@ -149,7 +151,7 @@ pub const UPSTAGE_EVENT_USAGE: upstage_event_kind = 5;
 pub struct upstage_event {
     /// One of `UPSTAGE_EVENT_*`.
     pub kind: upstage_event_kind,
-    /// The tool call's index (`UPSTAGE_EVENT_TOOL_CALL`).
+    /// The tool call's position among the choice's calls (`UPSTAGE_EVENT_TOOL_CALL`).
     pub tool_index: u32,
     /// The text: content, reasoning, refusal, finish reason, or tool-call arguments fragment.
     pub text: *const c_char,
@@ -345,9 +347,10 @@ pub unsafe extern "C" fn upstage_stream_next(
     })
 }
 
-/// Pulls the next event: content, reasoning, a tool-call fragment, refusal, finish reason
-/// or usage, in the order the server sent them. Blocks. May be mixed with
-/// `upstage_stream_next` (which skips everything but content).
+/// Pulls the next event: content, reasoning, a tool-call fragment, refusal, log
+/// probabilities, finish reason or usage, in the order the server sent them. Blocks. May be
+/// mixed with `upstage_stream_next` (which skips everything but content). With several
+/// choices (`"n"`) these are choice 0's; `upstage_stream_next_choice_event` gives every one.
 /// @param ev filled on `UPSTAGE_OK` only; its pointers are borrowed from the stream and valid
 ///        until the next `upstage_stream_next` or `upstage_stream_next_event` on `s` (or its
 ///        free).

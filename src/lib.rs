@@ -39,6 +39,18 @@ mod chunk;
 mod client;
 mod completion;
 mod error;
+#[allow(dead_code, unused_imports)] // wired in with the request and response surface
+mod headers;
+#[allow(dead_code, unused_imports, unused_macros)]
+mod log;
+#[allow(dead_code, unused_imports)]
+mod rate_limit;
+#[allow(dead_code, unused_imports)]
+mod record;
+#[allow(dead_code, unused_imports)]
+mod timings;
+#[allow(dead_code, unused_imports)]
+mod url;
 // The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment.
 #[allow(unsafe_code)]
 pub mod ffi;
@@ -56,13 +68,17 @@ pub use client::{
 };
 pub use completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
+pub use headers::ResponseHeaders;
+pub use log::{set_debug_log_writer, DebugLogWriter};
 pub use models::{
     get_model, API_DEFAULT_MODEL, MODELS, MODEL_ALIASES, WEB_DEMO_DEFAULT_MODEL, WEB_DEMO_URL,
     WORKING,
 };
 pub use prompt::{content_to_string, format_prompt_json, format_prompt_parts, python_capitalize};
+pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use request::{ChatRequest, Message, Role};
 pub use stream::ChatStream;
+pub use timings::Timings;
 
 /// Flattens a conversation into one prompt exactly like the seed's `format_prompt`.
 ///

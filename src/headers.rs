@@ -186,6 +186,23 @@ impl ResponseHeaders {
         headers
     }
 
+    /// The headers of an HTTP response, in order (values that are not UTF-8 are kept with
+    /// U+FFFD in place of the invalid bytes).
+    pub(crate) fn from_http(map: &ureq::http::HeaderMap) -> ResponseHeaders {
+        ResponseHeaders {
+            entries: map
+                .iter()
+                .map(|(name, value)| {
+                    let value = match value.to_str() {
+                        Ok(text) => text.to_owned(),
+                        Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    };
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
+        }
+    }
+
     pub(crate) fn push(&mut self, name: &str, value: String) {
         self.entries.push((name.trim().to_ascii_lowercase(), value));
     }
@@ -368,6 +385,19 @@ mod tests {
         ] {
             assert!(!is_sensitive(name), "{name}");
         }
+    }
+
+    #[test]
+    fn from_an_http_header_map() {
+        let mut map = ureq::http::HeaderMap::new();
+        map.append("X-Request-Id", "r1".parse().unwrap());
+        map.append(
+            "x-bytes",
+            ureq::http::HeaderValue::from_bytes(b"a\xffb").unwrap(),
+        );
+        let headers = ResponseHeaders::from_http(&map);
+        assert_eq!(headers.get("x-request-id"), Some("r1"));
+        assert_eq!(headers.get("x-bytes"), Some("a\u{fffd}b"));
     }
 
     #[test]

@@ -44,9 +44,13 @@ mod headers;
 #[allow(dead_code, unused_imports, unused_macros)]
 mod log;
 #[allow(dead_code, unused_imports)]
+mod overrides;
+#[allow(dead_code, unused_imports)]
 mod rate_limit;
 #[allow(dead_code, unused_imports)]
 mod record;
+#[allow(dead_code, unused_imports)]
+mod resolver;
 #[allow(dead_code, unused_imports)]
 mod timings;
 #[allow(dead_code, unused_imports)]

@@ -70,6 +70,46 @@ pub(crate) fn write_head(
     out.flush()
 }
 
+/// Where a response is recorded. Consumed by the response that ends the attempts (the
+/// stream's, or the final HTTP error), so that a retried failure is not recorded.
+pub(crate) struct Recorder(Box<dyn Write + Send>);
+
+impl Recorder {
+    pub(crate) fn new(out: impl Write + Send + 'static) -> Recorder {
+        Recorder(Box::new(out))
+    }
+
+    /// Writes the head now; the body is recorded as `body` is read.
+    pub(crate) fn record_stream<R: Read>(
+        mut self,
+        status: u16,
+        reason: &str,
+        headers: &ResponseHeaders,
+        body: R,
+    ) -> Result<Tee<R>> {
+        write_head(&mut self.0, status, reason, headers).map_err(write_failed)?;
+        Ok(Tee::new(body, self.0))
+    }
+
+    /// Records a response whose body was already read (an HTTP error's).
+    pub(crate) fn record_whole(
+        mut self,
+        status: u16,
+        reason: &str,
+        headers: &ResponseHeaders,
+        body: &[u8],
+    ) -> Result<()> {
+        write_head(&mut self.0, status, reason, headers)
+            .and_then(|()| self.0.write_all(body))
+            .and_then(|()| self.0.flush())
+            .map_err(write_failed)
+    }
+}
+
+fn write_failed(e: io::Error) -> Error {
+    Error::new(ErrorKind::Io, format!("cannot write the recording: {e}"))
+}
+
 /// A body reader that copies every byte it reads into a recording, flushed after each
 /// read so that a recording survives a crash mid-stream.
 pub(crate) struct Tee<R> {
@@ -268,6 +308,32 @@ mod tests {
         assert_eq!(replayed_headers.get("set-cookie"), None);
         assert_eq!(replayed_headers.len(), 3);
         assert_eq!(replayed_body, body);
+    }
+
+    #[test]
+    fn a_whole_response_is_recorded_at_once() {
+        let file = Shared::default();
+        let headers = ResponseHeaders::from_pairs([("retry-after", "1")]);
+        Recorder::new(file.clone())
+            .record_whole(429, "Too Many Requests", &headers, b"{\"error\":{}}")
+            .unwrap();
+        let recorded = file.0.lock().unwrap().clone();
+        assert_eq!(
+            recorded,
+            b"upstage-recording/1 429 Too Many Requests\nretry-after: 1\n\n{\"error\":{}}"
+        );
+        let mut body = Vec::new();
+        Recorder::new(file.clone())
+            .record_stream(
+                200,
+                "",
+                &ResponseHeaders::default(),
+                Cursor::new(b"abc".to_vec()),
+            )
+            .unwrap()
+            .read_to_end(&mut body)
+            .unwrap();
+        assert_eq!(body, b"abc");
     }
 
     #[test]

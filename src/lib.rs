@@ -40,6 +40,8 @@ mod client;
 mod completion;
 mod error;
 #[allow(dead_code, unused_imports)] // wired in with the request and response surface
+mod custom_headers;
+#[allow(dead_code, unused_imports)]
 mod headers;
 #[allow(dead_code, unused_imports, unused_macros)]
 mod log;

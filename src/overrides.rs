@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::headers::HeaderList;
+use crate::custom_headers::HeaderList;
 use crate::Timeouts;
 
 /// A request's own additions and overrides; empty by default (the client decides).

@@ -39,58 +39,72 @@ impl Timings {
 
 /// Takes the measurements: `Instant::now()` only at each first milestone, counters
 /// otherwise, so it costs nothing per token beyond an add.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Stopwatch {
-    start: Instant,
-    timings: Timings,
+    /// When the request was handed to the client; set when the stream is made.
+    start: Option<Instant>,
+    headers: Option<Instant>,
+    first_reasoning: Option<Instant>,
+    first_content: Option<Instant>,
+    end: Option<Instant>,
+    content_tokens: u64,
+    reasoning_tokens: u64,
 }
 
 impl Stopwatch {
     /// Starts measuring at `start` (when the request was handed to the client).
     pub(crate) fn started_at(start: Instant) -> Stopwatch {
         Stopwatch {
-            start,
-            timings: Timings::default(),
+            start: Some(start),
+            ..Stopwatch::default()
         }
     }
 
-    fn since_start(&self) -> Duration {
-        self.start.elapsed()
+    /// Measures from `start` from now on (milestones already taken are kept).
+    pub(crate) fn restart_from(&mut self, start: Instant) {
+        self.start = Some(start);
     }
 
     /// The response headers are in (the last attempt's, after any retries).
     pub(crate) fn headers(&mut self) {
-        self.timings.headers = Some(self.since_start());
+        self.headers = Some(Instant::now());
     }
 
     /// A chunk carried reasoning text.
     pub(crate) fn reasoning(&mut self) {
-        if self.timings.first_reasoning.is_none() {
-            self.timings.first_reasoning = Some(self.since_start());
+        if self.first_reasoning.is_none() {
+            self.first_reasoning = Some(Instant::now());
         }
-        self.timings.reasoning_tokens += 1;
+        self.reasoning_tokens += 1;
     }
 
     /// A chunk carried content text.
+    #[inline]
     pub(crate) fn content(&mut self) {
-        if self.timings.first_content.is_none() {
-            self.timings.first_content = Some(self.since_start());
+        if self.first_content.is_none() {
+            self.first_content = Some(Instant::now());
         }
-        self.timings.content_tokens += 1;
+        self.content_tokens += 1;
     }
 
     /// The stream ended (the first end counts).
     pub(crate) fn end(&mut self) {
-        if self.timings.end.is_none() {
-            self.timings.end = Some(self.since_start());
+        if self.end.is_none() {
+            self.end = Some(Instant::now());
         }
     }
 
     /// What was measured, with `bytes` body bytes received.
     pub(crate) fn timings(&self, bytes: u64) -> Timings {
+        let since = |at: Option<Instant>| Some(at?.saturating_duration_since(self.start?));
         Timings {
+            headers: since(self.headers),
+            first_reasoning: since(self.first_reasoning),
+            first_content: since(self.first_content),
+            end: since(self.end),
+            content_tokens: self.content_tokens,
+            reasoning_tokens: self.reasoning_tokens,
             bytes,
-            ..self.timings
         }
     }
 }
@@ -108,6 +122,7 @@ mod tests {
         watch.reasoning();
         watch.content();
         let first_content = watch.timings(0).first_content;
+        assert!(first_content.is_some());
         watch.content();
         watch.content();
         watch.end();
@@ -127,6 +142,16 @@ mod tests {
             t.end.unwrap(),
         );
         assert!(h <= r && r <= c && c <= e, "{t:?}");
+    }
+
+    #[test]
+    fn nothing_is_measured_without_a_start() {
+        let mut watch = Stopwatch::default();
+        watch.content();
+        let t = watch.timings(3);
+        assert_eq!((t.first_content, t.content_tokens, t.bytes), (None, 1, 3));
+        watch.restart_from(Instant::now());
+        assert!(watch.timings(0).first_content.is_some());
     }
 
     #[test]

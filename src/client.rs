@@ -2,25 +2,29 @@
 //! turned into a [`ChatStream`].
 
 use std::fmt;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ureq::http::Uri;
 use ureq::tls::{RootCerts, TlsConfig};
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::Agent;
 
 use crate::cancel::CancelHandle;
 use crate::chunk;
 use crate::completion::ChatCompletion;
+use crate::custom_headers::{self, HeaderList};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::headers::{shown_value, ResponseHeaders};
+use crate::log::{debug_log, DebugLog};
 use crate::models;
+use crate::record::{Recorder, Recording};
 use crate::request::ChatRequest;
+use crate::resolver::NameResolver;
 use crate::retry;
 use crate::stream::{body_io_error, Body, ChatStream};
 use crate::transport::{self, BodyPhase, IdleConnector, SharedTls};
+use crate::url;
 
 /// The official Upstage API.
 pub const DEFAULT_BASE_URL: &str = "https://api.upstage.ai/v1";
@@ -152,6 +156,9 @@ pub struct ClientBuilder {
     max_retries: Option<u32>,
     ca_file: Option<PathBuf>,
     limits: Limits,
+    headers: HeaderList,
+    query: Vec<(String, String)>,
+    debug_log: Option<bool>,
 }
 
 impl ClientBuilder {
@@ -179,7 +186,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The base URL; requests go to `{base}/chat/completions`.
+    /// The base URL; requests go to `{base}/chat/completions`. A query string in it is
+    /// kept (Azure's `?api-version=...`): `https://h/v1?a=1` sends to
+    /// `https://h/v1/chat/completions?a=1`.
     pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder {
         self.base_url = Some(url.into());
         self
@@ -257,17 +266,64 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds a header to every request (OpenRouter's `HTTP-Referer` and `X-Title`, Azure's
+    /// `api-key`, a tracing header). A later header of the same name (case-insensitive)
+    /// replaces an earlier one, a request's own headers replace the client's, and a custom
+    /// `User-Agent` or `Authorization` replaces the one the client would send. A name or
+    /// value with CR, LF or NUL, an invalid name, or `Content-Length`, `Host` or
+    /// `Transfer-Encoding` (set by the HTTP layer) make [`build`](Self::build) fail with
+    /// [`ErrorKind::InvalidArgument`]. Values of credential headers never appear in logs,
+    /// `Debug` output or recordings.
+    ///
+    /// ```
+    /// let client = upstage::ClientBuilder::new()
+    ///     .base_url("https://openrouter.ai/api/v1")
+    ///     .header("HTTP-Referer", "https://example.com")
+    ///     .header("X-Title", "My app")
+    ///     .build()?;
+    /// # Ok::<(), upstage::Error>(())
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// Adds a query parameter (percent-encoded) to every request, after any query string
+    /// of the base URL. An empty name makes [`build`](Self::build) fail.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Turns the debug log on or off for this client, whatever `UPSTAGE_LOG` says. Without
+    /// this call the log is on when `UPSTAGE_LOG=debug` is set or a writer was installed
+    /// with [`set_debug_log_writer`](crate::set_debug_log_writer). The log goes to stderr
+    /// (or that writer): request lines, statuses, attempts, waits and why, timings,
+    /// connections; never the API key, a credential header's value or a proxy password.
+    pub fn debug_log(mut self, on: bool) -> ClientBuilder {
+        self.debug_log = Some(on);
+        self
+    }
+
     /// Checks the configuration and builds the client. No I/O except reading the CA file.
     pub fn build(self) -> Result<Client> {
         let base = self.resolved_base_url();
-        let endpoint = endpoint(&base, self.flavor)?;
+        let path = match self.flavor {
+            Flavor::Api => "/chat/completions",
+            Flavor::WebDemo => "/web/demo/chat/completions",
+        };
+        let endpoint = url::endpoint(&base, path, &self.query)?;
+        self.headers.checked()?;
         let auth = self.authorization(&base)?;
-        let config = self.agent_config()?;
+        let (config, proxy_shown) = self.agent_config()?;
         Ok(Client {
             inner: Arc::new(Inner {
                 endpoint,
                 flavor: self.flavor,
                 auth,
+                headers: self.headers,
+                log: DebugLog::new(self.debug_log),
+                proxy_shown,
                 default_model: self
                     .default_model
                     .unwrap_or_else(|| models::API_DEFAULT_MODEL.to_owned()),
@@ -295,7 +351,8 @@ impl ClientBuilder {
             return Ok(None);
         }
         let Some(ApiKey(key)) = &self.api_key else {
-            if base.trim_end_matches('/') == DEFAULT_BASE_URL {
+            let location = base.split('?').next().unwrap_or("");
+            if location.trim_end_matches('/') == DEFAULT_BASE_URL {
                 return Err(Error::invalid_argument(format!(
                     "an API key is required for {DEFAULT_BASE_URL}: set UPSTAGE_API_KEY \
                      (or use another base URL)"
@@ -311,7 +368,8 @@ impl ClientBuilder {
         Ok(Some(ApiKey(format!("Bearer {key}"))))
     }
 
-    fn agent_config(&self) -> Result<ureq::config::Config> {
+    /// The agent configuration, and the proxy as the log shows it.
+    fn agent_config(&self) -> Result<(ureq::config::Config, Option<String>)> {
         let proxy = match &self.proxy {
             ProxyChoice::FromEnvironment => ureq::Proxy::try_from_env(),
             ProxyChoice::Disabled => None,
@@ -320,6 +378,14 @@ impl ClientBuilder {
                     .map_err(|e| Error::invalid_argument(format!("invalid proxy URL: {e}")))?,
             ),
         };
+        let proxy_shown = proxy.as_ref().map(|p| {
+            let origin = if p.is_from_env() {
+                " (from the environment)"
+            } else {
+                ""
+            };
+            format!("{}{origin}", url::redacted(&p.uri().to_string()))
+        });
         let mut builder = Agent::config_builder()
             .http_status_as_error(false)
             .max_idle_connections(0)
@@ -332,7 +398,7 @@ impl ClientBuilder {
         if let Some(path) = &self.ca_file {
             builder = builder.tls_config(custom_roots(path)?);
         }
-        Ok(builder.build())
+        Ok((builder.build(), proxy_shown))
     }
 }
 
@@ -365,25 +431,6 @@ fn custom_roots(path: &PathBuf) -> Result<TlsConfig> {
         .build())
 }
 
-/// `{base}/chat/completions` (or the web demo's path), after checking the URL.
-fn endpoint(base: &str, flavor: Flavor) -> Result<String> {
-    let base = base.trim_end_matches('/');
-    let uri: Uri = base
-        .parse()
-        .map_err(|e| Error::invalid_argument(format!("invalid base URL {base:?}: {e}")))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    if !scheme_ok || uri.host().is_none() || uri.query().is_some() {
-        return Err(Error::invalid_argument(format!(
-            "invalid base URL {base:?}: expected http(s)://host[:port][/path]"
-        )));
-    }
-    let path = match flavor {
-        Flavor::Api => "/chat/completions",
-        Flavor::WebDemo => "/web/demo/chat/completions",
-    };
-    Ok(format!("{base}{path}"))
-}
-
 /// A blocking chat client. Cheap to clone; share it between threads.
 ///
 /// ```no_run
@@ -405,6 +452,11 @@ struct Inner {
     endpoint: String,
     flavor: Flavor,
     auth: Option<ApiKey>,
+    /// Client-wide custom headers (checked).
+    headers: HeaderList,
+    log: DebugLog,
+    /// The proxy with its password hidden, for the log.
+    proxy_shown: Option<String>,
     default_model: String,
     timeouts: Timeouts,
     limits: Limits,
@@ -461,7 +513,34 @@ impl Client {
         request: &ChatRequest,
         cancel: &CancelHandle,
     ) -> Result<ChatStream> {
-        self.open(request, true, cancel)
+        self.open(request, true, cancel, None)
+    }
+
+    /// Like [`stream_with_cancel`](Client::stream_with_cancel), and writes the response
+    /// into `recording` as it is read: status, headers (credentials and cookies left out)
+    /// and the body bytes exactly as received (the format is described in the crate's
+    /// `examples/recordings/README.md`). A failed request records its final HTTP error
+    /// response. [`ChatStream::replay`] plays a recording back. A recorded stream is not
+    /// re-sent when it dies before its first token, so that the recording shows what
+    /// happened.
+    ///
+    /// ```no_run
+    /// # use upstage::{CancelHandle, ChatRequest, Client, Message};
+    /// let client = Client::from_env()?;
+    /// let request = ChatRequest::new("solar-pro4").message(Message::user("Hi"));
+    /// let file = std::fs::File::create("answer.rec").expect("writable");
+    /// for token in client.stream_recorded(&request, file, &CancelHandle::new())? {
+    ///     print!("{}", token?);
+    /// }
+    /// # Ok::<(), upstage::Error>(())
+    /// ```
+    pub fn stream_recorded(
+        &self,
+        request: &ChatRequest,
+        recording: impl Write + Send + 'static,
+        cancel: &CancelHandle,
+    ) -> Result<ChatStream> {
+        self.open(request, true, cancel, Some(Recorder::new(recording)))
     }
 
     /// Sends a non-streaming request (`"stream": false`) and returns the whole answer.
@@ -477,7 +556,19 @@ impl Client {
         request: &ChatRequest,
         cancel: &CancelHandle,
     ) -> Result<ChatCompletion> {
-        self.open(request, false, cancel)?.into_completion()
+        self.open(request, false, cancel, None)?.into_completion()
+    }
+
+    /// Like [`complete_with_cancel`](Client::complete_with_cancel), recording the response
+    /// as [`stream_recorded`](Client::stream_recorded) does.
+    pub fn complete_recorded(
+        &self,
+        request: &ChatRequest,
+        recording: impl Write + Send + 'static,
+        cancel: &CancelHandle,
+    ) -> Result<ChatCompletion> {
+        self.open(request, false, cancel, Some(Recorder::new(recording)))?
+            .into_completion()
     }
 
     fn open(
@@ -485,34 +576,47 @@ impl Client {
         request: &ChatRequest,
         stream: bool,
         cancel: &CancelHandle,
+        recorder: Option<Recorder>,
     ) -> Result<ChatStream> {
+        let started = Instant::now();
         let inner = &*self.inner;
+        let overrides = request.overrides();
+        overrides.check()?;
         let body = request.body(inner.flavor, &inner.default_model, stream)?;
+        let timeouts = overrides.timeouts(inner.timeouts);
         let phase = BodyPhase::default();
         let idle = IdleConnector {
-            idle: inner.timeouts.idle,
+            idle: timeouts.idle,
             phase: phase.clone(),
         };
         let agent = Agent::with_parts(
             inner.config.clone(),
             transport::connector(&inner.tls, idle),
-            DefaultResolver::default(),
+            NameResolver::default(),
         );
         let Some(cancel) = cancel.attach(&agent) else {
             return Err(cancelled());
         };
+        let recording = recorder.is_some();
         let resend = Resend {
             client: self.clone(),
             agent,
+            endpoint: url::with_query(&inner.endpoint, &overrides.query),
+            headers: self.request_headers(stream, &overrides.headers),
             body,
-            stream,
             phase,
+            timeouts,
+            max_retries: overrides.max_retries(inner.max_retries),
+            started,
             // The total timeout bounds the whole call: every attempt and every wait.
-            deadline: inner.timeouts.total.map(|total| Instant::now() + total),
+            deadline: timeouts.total.map(|total| started + total),
+            recorder: Mutex::new(recorder),
         };
         match resend.attempts(&cancel, 0, None) {
             Ok(mut opened) => {
-                opened.keep_for_retry(resend);
+                if !recording {
+                    opened.keep_for_retry(resend);
+                }
                 Ok(opened)
             }
             Err(error) => {
@@ -524,73 +628,125 @@ impl Client {
         }
     }
 
-    fn send(
-        &self,
-        agent: &Agent,
-        body: &[u8],
-        stream: bool,
-        deadline: Option<Instant>,
-    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    /// The headers of a request: the flavor's own, then the client's custom headers, then
+    /// the request's, a later one replacing an earlier one of the same name.
+    fn request_headers(&self, stream: bool, request: &HeaderList) -> Vec<(String, String)> {
         let inner = &*self.inner;
-        let mut request = agent.post(&inner.endpoint);
-        if let Some(deadline) = deadline {
-            // What is left of the total timeout (at least 1 ms: zero would mean no limit
-            // to some readers).
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1));
-            request = request.config().timeout_global(Some(left)).build();
-        }
+        let mut defaults: Vec<(&str, &str)> = Vec::with_capacity(WEB_DEMO_HEADERS.len());
         match inner.flavor {
-            Flavor::WebDemo => {
-                for (name, value) in WEB_DEMO_HEADERS {
-                    request = request.header(name, value);
-                }
-            }
+            Flavor::WebDemo => defaults.extend(WEB_DEMO_HEADERS),
             Flavor::Api => {
                 let accept = if stream {
                     "text/event-stream"
                 } else {
                     "application/json"
                 };
-                request = request
-                    .header("accept", accept)
-                    .header("content-type", "application/json")
-                    .header("user-agent", USER_AGENT);
+                defaults.extend([
+                    ("accept", accept),
+                    ("content-type", "application/json"),
+                    ("user-agent", USER_AGENT),
+                ]);
                 if let Some(ApiKey(auth)) = &inner.auth {
-                    request = request.header("authorization", auth);
+                    defaults.push(("authorization", auth));
                 }
             }
         }
-        request.send(body)
+        custom_headers::merge(&defaults, &[&inner.headers, request])
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+}
+
+/// A stream over a recording (see [`Client::stream_recorded`]): the recorded status,
+/// headers and body go through the same code as a live response.
+pub(crate) fn replay(
+    reader: impl Read + Send + 'static,
+    flavor: Flavor,
+    limits: Limits,
+) -> Result<ChatStream> {
+    let recording = Recording::read(reader)?;
+    let headers = Arc::new(recording.headers);
+    let cancel = CancelHandle::new();
+    if !(200..300).contains(&recording.status) {
+        let reason = http_reason(recording.status, &recording.reason);
+        let body = read_bounded(recording.body, limits.max_error_body, &cancel);
+        let (error, _) = error_response(recording.status, &reason, &headers, body);
+        return Err(error);
+    }
+    let mut stream = body_stream(
+        recording.body,
+        &headers,
+        flavor,
+        limits,
+        &cancel,
+    )?;
+    stream.set_response(headers, Instant::now(), DebugLog::new(Some(false)));
+    Ok(stream)
+}
+
+/// Turns a 2xx body into a stream: SSE, a whole JSON completion (servers that ignore
+/// `stream`), or a protocol error naming an unexpected content type.
+fn body_stream(
+    reader: Body,
+    headers: &Arc<ResponseHeaders>,
+    flavor: Flavor,
+    limits: Limits,
+    cancel: &CancelHandle,
+) -> Result<ChatStream> {
+    let request_id = headers.get("x-request-id").map(str::to_owned);
+    let content_type = headers.get("content-type").unwrap_or_default();
+    let attach = |e: Error| {
+        e.with_request_id(request_id.clone())
+            .with_headers(Arc::clone(headers))
+    };
+    let (kind, reader) = sniff(content_type, reader, cancel).map_err(attach)?;
+    let mut stream = match kind {
+        BodyKind::EventStream => ChatStream::new(reader, flavor, limits, cancel.clone()),
+        BodyKind::Json => {
+            let json = read_bounded(reader, limits.max_event, cancel).map_err(attach)?;
+            ChatStream::from_completion_json(&json, flavor, cancel.clone())
+                .map_err(|e| attach(e.with_http_status(200)))?
+        }
+    };
+    stream.set_request_id(request_id);
+    Ok(stream)
+}
+
+/// A failed attempt, to be weighed (and waited for) before sending again.
+pub(crate) struct Failure {
+    error: Error,
+    /// The server's `x-should-retry` verdict.
+    should_retry: Option<bool>,
+    /// The whole HTTP error response, for the recording.
+    response: Option<WholeResponse>,
+}
+
+impl Failure {
+    /// A failure already judged retryable (a stream that died before its first token).
+    pub(crate) fn retryable(error: Error) -> Failure {
+        Failure {
+            error,
+            should_retry: Some(true),
+            response: None,
+        }
     }
 
-    /// Turns a 2xx response into a stream: SSE, a whole JSON completion (servers that
-    /// ignore `stream`), or a protocol error naming an unexpected content type.
-    fn stream_from(
-        &self,
-        response: ureq::http::Response<ureq::Body>,
-        cancel: &CancelHandle,
-    ) -> Result<ChatStream> {
-        let inner = &*self.inner;
-        let request_id = header(&response, "x-request-id");
-        let content_type = header(&response, "content-type").unwrap_or_default();
-        let reader: Body = Box::new(response.into_body().into_reader());
-        let (kind, reader) = sniff(&content_type, reader, cancel)
-            .map_err(|e| e.with_request_id(request_id.clone()))?;
-        let mut stream = match kind {
-            BodyKind::EventStream => {
-                ChatStream::new(reader, inner.flavor, inner.limits, cancel.clone())
-            }
-            BodyKind::Json => {
-                let json = read_bounded(reader, inner.limits.max_event, cancel)?;
-                ChatStream::from_completion_json(&json, inner.flavor, cancel.clone())
-                    .map_err(|e| e.with_http_status(200).with_request_id(request_id.clone()))?
-            }
-        };
-        stream.set_request_id(request_id);
-        Ok(stream)
+    fn plain(error: Error) -> Failure {
+        Failure {
+            error,
+            should_retry: None,
+            response: None,
+        }
     }
+}
+
+/// An HTTP error response read whole.
+struct WholeResponse {
+    status: u16,
+    reason: String,
+    headers: Arc<ResponseHeaders>,
+    body: Vec<u8>,
 }
 
 /// Everything needed to send a request again: kept by a stream until it hands out its first
@@ -599,10 +755,20 @@ impl Client {
 pub(crate) struct Resend {
     client: Client,
     agent: Agent,
+    /// The endpoint with the request's query parameters.
+    endpoint: String,
+    /// Every header to send, merged.
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
-    stream: bool,
     phase: BodyPhase,
+    /// The client's timeouts with the request's overrides.
+    timeouts: Timeouts,
+    max_retries: u32,
+    /// When the request was handed to the client: timings count from here.
+    started: Instant,
     deadline: Option<Instant>,
+    /// Where the final response is recorded, if anywhere.
+    recorder: Mutex<Option<Recorder>>,
 }
 
 impl Resend {
@@ -613,56 +779,171 @@ impl Resend {
         &self,
         cancel: &CancelHandle,
         mut attempt: u32,
-        mut last: Option<(Error, Option<bool>)>,
+        mut last: Option<Failure>,
     ) -> Result<ChatStream> {
-        let client = &self.client;
+        let inner = &*self.client.inner;
         loop {
-            if let Some((error, should_retry)) = last.take() {
-                self.wait_before_retry(error, should_retry, attempt, cancel)?;
+            if let Some(failure) = last.take() {
+                self.wait_before_retry(failure, attempt, cancel)?;
             }
             attempt += 1;
             self.phase.reset();
-            let sent = client.send(&self.agent, &self.body, self.stream, self.deadline);
+            self.log_request(attempt);
+            let sent_at = Instant::now();
+            let sent = self.send();
             if sent.is_ok() {
                 // The headers are in: reading any body, an error body too, is bounded
                 // by the idle timeout from now on.
                 self.phase.begin();
             }
             last = Some(match sent {
-                Ok(response) if response.status().is_success() => {
-                    let mut opened = client.stream_from(response, cancel)?;
-                    opened.set_attempts(attempt);
-                    return Ok(opened);
-                }
                 Ok(response) => {
-                    let limit = client.inner.limits.max_error_body;
-                    http_error(response, limit, cancel)
+                    let status = response.status();
+                    let headers = Arc::new(ResponseHeaders::from_http(response.headers()));
+                    let reason = http_reason(status.as_u16(), "");
+                    debug_log!(
+                        inner.log,
+                        "HTTP {} {reason} after {:.1} ms{}",
+                        status.as_u16(),
+                        sent_at.elapsed().as_secs_f64() * 1000.0,
+                        headers
+                            .get("x-request-id")
+                            .map(|id| format!(" (x-request-id {id})"))
+                            .unwrap_or_default()
+                    );
+                    if status.is_success() {
+                        let mut opened = self.stream_from(response, headers, &reason, cancel)?;
+                        opened.set_attempts(attempt);
+                        return Ok(opened);
+                    }
+                    let limit = inner.limits.max_error_body;
+                    http_error(response, headers, &reason, limit, cancel)
                 }
-                Err(_) if cancel.is_cancelled() => (cancelled(), None),
-                Err(e) => (call_error(e), None),
+                Err(_) if cancel.is_cancelled() => Failure::plain(cancelled()),
+                Err(e) => Failure::plain(call_error(e)),
             });
         }
     }
 
-    /// Returns the error when it is final; otherwise waits as a retry should.
-    fn wait_before_retry(
-        &self,
-        error: Error,
-        should_retry: Option<bool>,
-        attempt: u32,
-        cancel: &CancelHandle,
-    ) -> Result<()> {
-        let error = error.with_attempts(attempt);
-        let max_retries = self.client.inner.max_retries;
-        if attempt > max_retries || !retry::is_retryable(&error, should_retry) {
-            return Err(error);
+    /// One HTTP attempt.
+    fn send(&self) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut request = self.agent.post(&self.endpoint);
+        // What is left of the total timeout (at least 1 ms: zero would mean no limit to
+        // some readers).
+        let left = self.deadline.map(|deadline| {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
+        request = request
+            .config()
+            .timeout_connect(self.timeouts.connect)
+            .timeout_recv_response(self.timeouts.headers)
+            .timeout_global(left)
+            .build();
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
         }
-        let wait = match error.retry_after() {
-            Some(wait) if wait > retry::MAX_SERVER_WAIT => {
-                return Err(too_long_a_wait(error, wait));
+        request.send(&self.body[..])
+    }
+
+    fn log_request(&self, attempt: u32) {
+        let inner = &*self.client.inner;
+        debug_log!(
+            inner.log,
+            "POST {} (attempt {attempt} of {}){}",
+            url::redacted(&self.endpoint),
+            self.max_retries + 1,
+            inner
+                .proxy_shown
+                .as_deref()
+                .map(|p| format!(" via proxy {p}"))
+                .unwrap_or_default()
+        );
+        debug_log!(
+            inner.log,
+            "request headers: {}",
+            self.headers
+                .iter()
+                .map(|(n, v)| format!("{n}: {}", shown_value(n, v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        debug_log!(
+            inner.log,
+            "connection: a new one for this attempt (connections are not pooled)"
+        );
+    }
+
+    /// A 2xx response as a stream, recorded when asked.
+    fn stream_from(
+        &self,
+        response: ureq::http::Response<ureq::Body>,
+        headers: Arc<ResponseHeaders>,
+        reason: &str,
+        cancel: &CancelHandle,
+    ) -> Result<ChatStream> {
+        let inner = &*self.client.inner;
+        let status = response.status().as_u16();
+        let mut reader: Body = Box::new(response.into_body().into_reader());
+        if let Some(recorder) = self.take_recorder() {
+            reader = Box::new(recorder.record_stream(status, reason, &headers, reader)?);
+        }
+        let mut stream = body_stream(reader, &headers, inner.flavor, inner.limits, cancel)?;
+        stream.set_response(headers, self.started, inner.log);
+        Ok(stream)
+    }
+
+    fn take_recorder(&self) -> Option<Recorder> {
+        self.recorder
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// Returns the error when it is final (recording a final HTTP error response);
+    /// otherwise waits as a retry should.
+    fn wait_before_retry(&self, failure: Failure, attempt: u32, cancel: &CancelHandle) -> Result<()> {
+        let log = self.client.inner.log;
+        let Failure {
+            error,
+            should_retry,
+            response,
+        } = failure;
+        let error = error.with_attempts(attempt);
+        let give_up = |error: Error, why: &str| {
+            debug_log!(
+                log,
+                "attempt {attempt} failed: error[{}]: {}; not retried: {why}",
+                error.kind(),
+                error.message()
+            );
+            if let (Some(response), Some(recorder)) = (&response, self.take_recorder()) {
+                if let Err(e) = recorder.record_whole(
+                    response.status,
+                    &response.reason,
+                    &response.headers,
+                    &response.body,
+                ) {
+                    let message = format!("{} ({})", error.message(), e.message());
+                    return error.with_message(message);
+                }
             }
-            Some(wait) => wait,
-            None => retry::backoff(attempt - 1),
+            error
+        };
+        if attempt > self.max_retries {
+            return Err(give_up(error, "no retries left"));
+        }
+        if !retry::is_retryable(&error, should_retry) {
+            return Err(give_up(error, "retrying cannot help"));
+        }
+        let (wait, why) = match error.retry_after() {
+            Some(wait) if wait > retry::MAX_SERVER_WAIT => {
+                let error = too_long_a_wait(error, wait);
+                return Err(give_up(error, "the server asks for too long a wait"));
+            }
+            Some(wait) => (wait, "the server asked for this wait"),
+            None => (retry::backoff(attempt - 1), "exponential backoff"),
         };
         if self
             .deadline
@@ -672,8 +953,15 @@ impl Resend {
                 "{} (not retried: the total timeout would expire first)",
                 error.message()
             );
-            return Err(error.with_message(message));
+            return Err(give_up(error.with_message(message), "the total timeout"));
         }
+        debug_log!(
+            log,
+            "attempt {attempt} failed: error[{}]: {}; retrying in {:.1} ms ({why})",
+            error.kind(),
+            error.message(),
+            wait.as_secs_f64() * 1000.0
+        );
         if !cancel.sleep(wait) {
             return Err(cancelled().with_attempts(attempt));
         }
@@ -684,7 +972,7 @@ impl Resend {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("endpoint", &self.inner.endpoint)
+            .field("endpoint", &url::redacted(&self.inner.endpoint))
             .field("flavor", &self.inner.flavor)
             .field("api_key", &self.inner.auth.as_ref().map(|_| "<redacted>"))
             .field("default_model", &self.inner.default_model)
@@ -692,14 +980,6 @@ impl fmt::Debug for Client {
             .field("max_retries", &self.inner.max_retries)
             .finish_non_exhaustive()
     }
-}
-
-fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
 }
 
 fn cancelled() -> Error {
@@ -808,39 +1088,76 @@ fn read_bounded(reader: Body, limit: usize, cancel: &CancelHandle) -> Result<Vec
     Ok(buf)
 }
 
-/// A non-2xx response as an error carrying the server's own words, plus the server's
-/// `x-should-retry` verdict.
+/// A non-2xx response as a failure: an error carrying the server's own words and the
+/// response headers, the server's `x-should-retry` verdict, and the response for the
+/// recording.
 fn http_error(
     response: ureq::http::Response<ureq::Body>,
+    headers: Arc<ResponseHeaders>,
+    reason: &str,
     limit: usize,
     cancel: &CancelHandle,
-) -> (Error, Option<bool>) {
+) -> Failure {
     let status = response.status().as_u16();
-    let request_id = header(&response, "x-request-id");
-    let wait = retry::server_wait(
-        header(&response, "retry-after-ms").as_deref(),
-        header(&response, "retry-after").as_deref(),
-    );
-    let should_retry = header(&response, "x-should-retry").and_then(|v| match v.as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    });
-    let reason = response.status().canonical_reason().unwrap_or("");
     let reader: Body = Box::new(response.into_body().into_reader());
-    let error = match read_bounded(reader, limit, cancel) {
+    let body = read_bounded(reader, limit, cancel);
+    let kept = body.as_ref().ok().cloned();
+    let (error, should_retry) = error_response(status, reason, &headers, body);
+    Failure {
+        error,
+        should_retry,
+        response: kept.map(|body| WholeResponse {
+            status,
+            reason: reason.to_owned(),
+            headers,
+            body,
+        }),
+    }
+}
+
+/// The error of a non-2xx response whose body was read (or failed to be), and the server's
+/// `x-should-retry` verdict.
+fn error_response(
+    status: u16,
+    reason: &str,
+    headers: &Arc<ResponseHeaders>,
+    body: Result<Vec<u8>>,
+) -> (Error, Option<bool>) {
+    let wait = retry::server_wait(headers.get("retry-after-ms"), headers.get("retry-after"));
+    let should_retry = match headers.get("x-should-retry") {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    let error = match body {
         Ok(body) => describe_error_body(status, reason, &body),
         Err(e) if e.kind() == ErrorKind::Limit => Error::new(
             ErrorKind::Limit,
-            format!("HTTP {status} {reason}: the error body exceeds the {limit}-byte limit"),
+            format!(
+                "HTTP {status} {reason}: {}",
+                e.message().replace("the JSON answer", "the error body")
+            ),
         ),
         Err(_) => Error::new(ErrorKind::Http, format!("HTTP {status} {reason}")),
     };
     let error = error
         .with_http_status(status)
-        .with_request_id(request_id)
-        .with_retry_after(wait);
+        .with_request_id(headers.get("x-request-id").map(str::to_owned))
+        .with_retry_after(wait)
+        .with_headers(Arc::clone(headers));
     (error, should_retry)
+}
+
+/// The reason phrase: the one given, else the standard one for `status`.
+fn http_reason(status: u16, given: &str) -> String {
+    if !given.is_empty() {
+        return given.to_owned();
+    }
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// `HTTP 401: <the server's message>`, from JSON error shapes or the text of the body.
@@ -1027,7 +1344,7 @@ mod tests {
 
     #[test]
     fn base_urls_are_checked() {
-        for bad in ["", "ftp://x", "not a url", "http://", "http://h/v1?x=1"] {
+        for bad in ["", "ftp://x", "not a url", "http://", "http://h/v1#x"] {
             let err = ClientBuilder::new().base_url(bad).build().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
         }
@@ -1036,6 +1353,16 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(client.endpoint(), "http://h:8/v1/chat/completions");
+        let client = ClientBuilder::new()
+            .base_url("http://h/v1?api-version=1&key=secret-in-url")
+            .query("a", "b c")
+            .build()
+            .unwrap();
+        assert_eq!(
+            client.endpoint(),
+            "http://h/v1/chat/completions?api-version=1&key=secret-in-url&a=b%20c"
+        );
+        assert!(!format!("{client:?}").contains("secret-in-url"));
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Errors: one [`Error`] type whose [`ErrorKind`] maps 1:1 to the C status codes.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::headers::ResponseHeaders;
+use crate::rate_limit::RateLimit;
 
 /// A specialised `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -150,6 +154,8 @@ struct Inner {
     retry_after: Option<Duration>,
     timeout_phase: Option<TimeoutPhase>,
     attempts: u32,
+    /// The headers of the HTTP response behind the error, when there was one.
+    headers: Option<Arc<ResponseHeaders>>,
     /// Trying again cannot help (a certificate the client does not trust).
     permanent: bool,
 }
@@ -169,6 +175,7 @@ impl Error {
                 retry_after: None,
                 timeout_phase: None,
                 attempts: 1,
+                headers: None,
                 permanent: false,
             }),
         }
@@ -242,6 +249,13 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_headers(mut self, headers: Arc<ResponseHeaders>) -> Error {
+        if self.inner.headers.is_none() {
+            self.inner.headers = Some(headers);
+        }
+        self
+    }
+
     /// The coarse kind, which is also the C status code.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
@@ -290,6 +304,19 @@ impl Error {
     /// How many HTTP attempts were made before this error (1 when there was no retry).
     pub fn attempts(&self) -> u32 {
         self.inner.attempts
+    }
+
+    /// The headers of the HTTP response behind the error: an HTTP error's, or the stream's
+    /// for errors inside a stream. `None` when no response was received (connect errors,
+    /// timeouts before the headers, invalid arguments).
+    pub fn headers(&self) -> Option<&ResponseHeaders> {
+        self.inner.headers.as_deref()
+    }
+
+    /// The rate limits the response behind the error reported (`x-ratelimit-*` headers),
+    /// e.g. on a 429, when it reported any.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        RateLimit::from_headers(self.headers()?)
     }
 }
 

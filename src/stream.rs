@@ -3,13 +3,19 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::cancel::CancelHandle;
 use crate::chunk::{self, Chunk, DeltaFields, ToolCallFragment};
-use crate::client::{Flavor, Limits, Resend};
+use crate::client::{Failure, Flavor, Limits, Resend};
 use crate::completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::headers::ResponseHeaders;
+use crate::log::{debug_log, DebugLog};
+use crate::rate_limit::RateLimit;
 use crate::sse;
+use crate::timings::{Stopwatch, Timings};
 
 /// The response body as the stream reads it.
 pub(crate) type Body = Box<dyn Read + Send>;
@@ -41,6 +47,11 @@ pub struct ChatStream {
     fast: chunk::FastDecoder,
     /// How to send the request again, until something is handed out.
     resend: Option<Box<Resend>>,
+    /// The response headers (shared with the errors that carry them).
+    headers: Arc<ResponseHeaders>,
+    /// The error that ended the stream, for the C API's error details.
+    error: Option<Error>,
+    log: DebugLog,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +83,8 @@ struct Progress {
     attempts: u32,
     /// Body bytes read, kept once the decoder is dropped.
     bytes: u64,
+    /// Milestones and counts.
+    watch: Stopwatch,
 }
 
 impl ChatStream {
@@ -93,6 +106,37 @@ impl ChatStream {
         ChatStream::new(Box::new(reader), flavor, limits, CancelHandle::new())
     }
 
+    /// A stream over a recording ([`Client::stream_recorded`](crate::Client::stream_recorded),
+    /// the CLI's `--record`, or `curl -i` output): the recorded status, headers and body go
+    /// through the same code as a live response, with no network. A recorded HTTP error is
+    /// returned as that error.
+    ///
+    /// ```
+    /// let recording = "upstage-recording/1 200 OK\n\
+    ///                  content-type: text/event-stream\n\
+    ///                  x-ratelimit-remaining-requests: 9\n\
+    ///                  \n\
+    ///                  data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n\
+    ///                  data: [DONE]\n\n";
+    /// let stream = upstage::ChatStream::replay(
+    ///     std::io::Cursor::new(recording),
+    ///     upstage::Flavor::Api,
+    ///     upstage::Limits::default(),
+    /// )?;
+    /// let remaining = stream.rate_limit().and_then(|l| l.requests).and_then(|r| r.remaining);
+    /// assert_eq!(remaining, Some(9));
+    /// let tokens: Vec<String> = stream.collect::<Result<_, _>>()?;
+    /// assert_eq!(tokens, ["Hi"]);
+    /// # Ok::<(), upstage::Error>(())
+    /// ```
+    pub fn replay(
+        recording: impl Read + Send + 'static,
+        flavor: Flavor,
+        limits: Limits,
+    ) -> Result<Self> {
+        crate::client::replay(recording, flavor, limits)
+    }
+
     pub(crate) fn new(body: Body, flavor: Flavor, limits: Limits, cancel: CancelHandle) -> Self {
         let limits = sse::Limits {
             max_line: limits.max_line,
@@ -112,11 +156,15 @@ impl ChatStream {
             state: State::Open,
             progress: Progress {
                 attempts: 1,
+                watch: Stopwatch::started_at(Instant::now()),
                 ..Progress::default()
             },
             cancel,
             fast: chunk::FastDecoder::default(),
             resend: None,
+            headers: Arc::default(),
+            error: None,
+            log: DebugLog::new(Some(false)),
         }
     }
 
@@ -144,6 +192,20 @@ impl ChatStream {
 
     pub(crate) fn set_request_id(&mut self, request_id: Option<String>) {
         self.progress.request_id = request_id;
+    }
+
+    /// The response this stream reads: its headers, when the request was handed to the
+    /// client (timings count from there), and the client's log.
+    pub(crate) fn set_response(
+        &mut self,
+        headers: Arc<ResponseHeaders>,
+        started: Instant,
+        log: DebugLog,
+    ) {
+        self.headers = headers;
+        self.progress.watch.restart_from(started);
+        self.progress.watch.headers();
+        self.log = log;
     }
 
     /// Keeps what it takes to retry if the connection dies before the first token.
@@ -212,6 +274,8 @@ impl ChatStream {
         completion.model = progress.model;
         completion.id = progress.id;
         completion.request_id = progress.request_id;
+        completion.timings = progress.watch.timings(progress.bytes);
+        completion.headers = ResponseHeaders::clone(&self.headers);
         Ok(completion)
     }
 
@@ -263,6 +327,27 @@ impl ChatStream {
             .map_or(self.progress.bytes, sse::Decoder::bytes_read)
     }
 
+    /// The response headers, by name: any header the server sent (empty for a stream read
+    /// from a plain body).
+    pub fn headers(&self) -> &ResponseHeaders {
+        &self.headers
+    }
+
+    /// The rate limits the response reported (`x-ratelimit-*` headers), when it did.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        RateLimit::from_headers(&self.headers)
+    }
+
+    /// How long the stream took to reach each milestone so far, and what it received.
+    pub fn timings(&self) -> Timings {
+        self.progress.watch.timings(self.bytes_received())
+    }
+
+    /// The error that ended the stream, once it failed.
+    pub(crate) fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
     /// A handle that cancels this stream from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
@@ -297,6 +382,12 @@ impl ChatStream {
                 match self.retry_before_first_token(e) {
                     Ok(()) => Ok(Step::Continue),
                     Err(e) => {
+                        let e = if self.headers.is_empty() {
+                            e
+                        } else {
+                            e.with_headers(Arc::clone(&self.headers))
+                        };
+                        self.error = Some(e.clone());
                         self.close(State::Failed);
                         Err(e)
                     }
@@ -318,12 +409,12 @@ impl ChatStream {
         let cancel = self.cancel.unslotted();
         let attempts = self.progress.attempts;
         // Already judged retryable above; the budget, waits and deadline still apply.
-        let verdict = Some(true);
-        let mut next = resend.attempts(&cancel, attempts, Some((error, verdict)))?;
+        let mut next = resend.attempts(&cancel, attempts, Some(Failure::retryable(error)))?;
         self.decoder = next.decoder.take();
         self.progress = std::mem::take(&mut next.progress);
         // `Done` when the server answered with a whole JSON completion this time.
         self.state = next.state;
+        self.headers = Arc::clone(&next.headers);
         self.fast = chunk::FastDecoder::default();
         self.resend = Some(resend);
         Ok(())
@@ -358,6 +449,7 @@ impl ChatStream {
                 }
                 self.progress.token.clear();
                 self.progress.token.push_str(content);
+                self.progress.watch.content();
                 return Ok(Step::Produced);
             }
         }
@@ -410,7 +502,36 @@ impl ChatStream {
             self.progress.bytes = decoder.bytes_read();
         }
         self.state = state;
+        self.progress.watch.end();
         self.cancel.detach();
+        debug_log!(self.log, "stream ended: {}; {}", self.outcome(), self.describe_timings());
+    }
+
+    /// `done`, or `error[kind]: message`, for the log.
+    fn outcome(&self) -> String {
+        match (&self.error, self.state) {
+            (Some(e), _) => format!("error[{}]: {}", e.kind(), e.message()),
+            (None, State::Done) => "done".to_owned(),
+            (None, _) => "open".to_owned(),
+        }
+    }
+
+    /// The timings in words, for the log.
+    fn describe_timings(&self) -> String {
+        let t = self.timings();
+        let ms = |d: Option<std::time::Duration>| {
+            d.map_or("-".to_owned(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+        };
+        format!(
+            "headers {}, first reasoning {}, first content {}, end {}; {} content and {} reasoning tokens, {} bytes",
+            ms(t.headers),
+            ms(t.first_reasoning),
+            ms(t.first_content),
+            ms(t.end),
+            t.content_tokens,
+            t.reasoning_tokens,
+            t.bytes
+        )
     }
 }
 
@@ -507,6 +628,11 @@ fn apply_delta(progress: &mut Progress, delta: DeltaFields, mode: Mode) -> bool 
         let Some(text) = text.filter(|t| !t.is_empty()) else {
             continue;
         };
+        match index {
+            0 => progress.watch.reasoning(),
+            1 => progress.watch.content(),
+            _ => {}
+        }
         match mode {
             Mode::Events => progress.pending.push_back(make(text.into_owned())),
             // Only content is a token; reuse the buffer so a token costs no allocation.

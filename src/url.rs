@@ -54,6 +54,21 @@ pub(crate) fn endpoint(base: &str, path: &str, extra: &[(String, String)]) -> Re
     Ok(url)
 }
 
+/// `url` with `extra` parameters appended (percent-encoded) to its query string. Names
+/// are checked beforehand ([`check_name`]).
+pub(crate) fn with_query(url: &str, extra: &[(String, String)]) -> String {
+    let mut url = url.to_owned();
+    let mut separator = if url.contains('?') { '&' } else { '?' };
+    for (name, value) in extra {
+        url.push(separator);
+        separator = '&';
+        encode_into(&mut url, name);
+        url.push('=');
+        encode_into(&mut url, value);
+    }
+    url
+}
+
 /// A query parameter needs a name; its value may be anything (it is percent-encoded).
 pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
@@ -205,6 +220,14 @@ mod tests {
         }
         let err = endpoint("http://h", "/p", &pairs(&[("", "v")])).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn request_parameters_follow_the_clients() {
+        let pairs = pairs(&[("trace", "a b")]);
+        assert_eq!(with_query("http://h/p", &pairs), "http://h/p?trace=a%20b");
+        assert_eq!(with_query("http://h/p?x=1", &pairs), "http://h/p?x=1&trace=a%20b");
+        assert_eq!(with_query("http://h/p", &[]), "http://h/p");
     }
 
     #[test]

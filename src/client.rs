@@ -674,13 +674,7 @@ pub(crate) fn replay(
         let (error, _) = error_response(recording.status, &reason, &headers, body);
         return Err(error);
     }
-    let mut stream = body_stream(
-        recording.body,
-        &headers,
-        flavor,
-        limits,
-        &cancel,
-    )?;
+    let mut stream = body_stream(recording.body, &headers, flavor, limits, &cancel)?;
     stream.set_response(headers, Instant::now(), DebugLog::new(Some(false)));
     Ok(stream)
 }
@@ -903,7 +897,12 @@ impl Resend {
 
     /// Returns the error when it is final (recording a final HTTP error response);
     /// otherwise waits as a retry should.
-    fn wait_before_retry(&self, failure: Failure, attempt: u32, cancel: &CancelHandle) -> Result<()> {
+    fn wait_before_retry(
+        &self,
+        failure: Failure,
+        attempt: u32,
+        cancel: &CancelHandle,
+    ) -> Result<()> {
         let log = self.client.inner.log;
         let Failure {
             error,

@@ -56,18 +56,6 @@ pub(crate) fn check(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses `Name: value` (the CLI's `--header` and curl's `-H` form), then checks it.
-pub(crate) fn parse_line(line: &str) -> Result<(String, String)> {
-    let Some((name, value)) = line.split_once(':') else {
-        return Err(Error::invalid_argument(
-            "a header must look like \"Name: value\"",
-        ));
-    };
-    let (name, value) = (name.trim(), value.trim());
-    check(name, value)?;
-    Ok((name.to_owned(), value.to_owned()))
-}
-
 /// Custom request headers in the order they were added, not yet checked: builders cannot
 /// fail, so [`HeaderList::checked`] runs before the request is sent.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -76,10 +64,6 @@ pub(crate) struct HeaderList(Vec<(String, String)>);
 impl HeaderList {
     pub(crate) fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.0.push((name.into(), value.into()));
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -167,26 +151,6 @@ mod tests {
     }
 
     #[test]
-    fn header_lines_parse_like_curl() {
-        assert_eq!(
-            parse_line("X-Title:  My App ").unwrap(),
-            ("X-Title".into(), "My App".into())
-        );
-        assert_eq!(parse_line("a: b: c").unwrap(), ("a".into(), "b: c".into()));
-        assert_eq!(
-            parse_line("x-empty:").unwrap(),
-            ("x-empty".into(), "".into())
-        );
-        for bad in ["no colon", ": no name", "Host: x"] {
-            assert_eq!(
-                parse_line(bad).unwrap_err().kind(),
-                ErrorKind::InvalidArgument,
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
     fn later_layers_replace_earlier_ones_case_insensitively() {
         let mut client = HeaderList::default();
         client.push("X-Team", "a");
@@ -238,5 +202,4 @@ mod tests {
         }
         assert!(shown.contains("visible") && shown.contains("99"), "{shown}");
     }
-
 }

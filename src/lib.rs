@@ -38,24 +38,15 @@ mod cancel;
 mod chunk;
 mod client;
 mod completion;
-mod error;
-#[allow(dead_code, unused_imports)] // wired in with the request and response surface
 mod custom_headers;
-#[allow(dead_code, unused_imports)]
+mod error;
 mod headers;
-#[allow(dead_code, unused_imports, unused_macros)]
 mod log;
-#[allow(dead_code, unused_imports)]
 mod overrides;
-#[allow(dead_code, unused_imports)]
 mod rate_limit;
-#[allow(dead_code, unused_imports)]
 mod record;
-#[allow(dead_code, unused_imports)]
 mod resolver;
-#[allow(dead_code, unused_imports)]
 mod timings;
-#[allow(dead_code, unused_imports)]
 mod url;
 // The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment.
 #[allow(unsafe_code)]

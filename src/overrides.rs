@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::error::Result;
 use crate::custom_headers::HeaderList;
+use crate::error::Result;
 use crate::Timeouts;
 
 /// A request's own additions and overrides; empty by default (the client decides).

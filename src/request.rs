@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::client::Flavor;
-use crate::overrides::Overrides;
 use crate::error::{Error, Result};
 use crate::models;
+use crate::overrides::Overrides;
 use crate::prompt;
 
 /// The role of a message's author.
@@ -470,7 +470,10 @@ impl ChatRequest {
 
     /// The query parameters this request adds, in order.
     pub fn query_params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.overrides.query.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.overrides
+            .query
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
     pub(crate) fn overrides(&self) -> &Overrides {

@@ -343,8 +343,9 @@ impl ChatStream {
         self.progress.watch.timings(self.bytes_received())
     }
 
-    /// The error that ended the stream, once it failed.
-    pub(crate) fn error(&self) -> Option<&Error> {
+    /// The error that ended the stream, once it failed (it was also handed out once by
+    /// [`next_token`](Self::next_token) or [`next_event`](Self::next_event)).
+    pub fn error(&self) -> Option<&Error> {
         self.error.as_ref()
     }
 
@@ -504,7 +505,12 @@ impl ChatStream {
         self.state = state;
         self.progress.watch.end();
         self.cancel.detach();
-        debug_log!(self.log, "stream ended: {}; {}", self.outcome(), self.describe_timings());
+        debug_log!(
+            self.log,
+            "stream ended: {}; {}",
+            self.outcome(),
+            self.describe_timings()
+        );
     }
 
     /// `done`, or `error[kind]: message`, for the log.
@@ -520,7 +526,9 @@ impl ChatStream {
     fn describe_timings(&self) -> String {
         let t = self.timings();
         let ms = |d: Option<std::time::Duration>| {
-            d.map_or("-".to_owned(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
+            d.map_or("-".to_owned(), |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+            })
         };
         format!(
             "headers {}, first reasoning {}, first content {}, end {}; {} content and {} reasoning tokens, {} bytes",

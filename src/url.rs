@@ -77,13 +77,6 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses `name=value` (the CLI's `--query`); a missing `=` means an empty value.
-pub(crate) fn parse_param(text: &str) -> Result<(String, String)> {
-    let (name, value) = text.split_once('=').unwrap_or((text, ""));
-    check_name(name)?;
-    Ok((name.to_owned(), value.to_owned()))
-}
-
 /// Percent-encodes everything except RFC 3986's unreserved characters.
 fn encode_into(out: &mut String, text: &str) {
     for &b in text.as_bytes() {
@@ -226,19 +219,11 @@ mod tests {
     fn request_parameters_follow_the_clients() {
         let pairs = pairs(&[("trace", "a b")]);
         assert_eq!(with_query("http://h/p", &pairs), "http://h/p?trace=a%20b");
-        assert_eq!(with_query("http://h/p?x=1", &pairs), "http://h/p?x=1&trace=a%20b");
-        assert_eq!(with_query("http://h/p", &[]), "http://h/p");
-    }
-
-    #[test]
-    fn query_params_parse() {
         assert_eq!(
-            parse_param("api-version=2024-10-21").unwrap(),
-            ("api-version".into(), "2024-10-21".into())
+            with_query("http://h/p?x=1", &pairs),
+            "http://h/p?x=1&trace=a%20b"
         );
-        assert_eq!(parse_param("a=b=c").unwrap(), ("a".into(), "b=c".into()));
-        assert_eq!(parse_param("flag").unwrap(), ("flag".into(), "".into()));
-        assert!(parse_param("=x").is_err());
+        assert_eq!(with_query("http://h/p", &[]), "http://h/p");
     }
 
     #[test]

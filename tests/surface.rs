@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use support::*;
 use upstage::{
-    CancelHandle, ChatRequest, ChatStream, ClientBuilder, ErrorKind, Flavor, Limits, Message, TimeoutPhase,
+    CancelHandle, ChatRequest, ChatStream, ClientBuilder, ErrorKind, Flavor, Limits, Message,
+    TimeoutPhase,
 };
 
 /// The rate-limit headers of an OpenAI-compatible server, plus a custom one and a cookie.
@@ -358,7 +359,9 @@ fn a_recorded_stream_replays_identically_without_network() {
         .max_retries(0)
         .build()
         .unwrap();
-    let mut live = client.stream_recorded(&hi_request(), file.clone(), &CancelHandle::new()).unwrap();
+    let mut live = client
+        .stream_recorded(&hi_request(), file.clone(), &CancelHandle::new())
+        .unwrap();
     let (live_tokens, live_error) = drain_tokens(&mut live);
     assert!(live_error.is_none(), "{live_error:?}");
     let recorded = file.0.lock().unwrap().clone();

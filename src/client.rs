@@ -675,7 +675,7 @@ pub(crate) fn replay(
         return Err(error);
     }
     let mut stream = body_stream(recording.body, &headers, flavor, limits, &cancel)?;
-    stream.set_response(headers, Instant::now(), DebugLog::new(Some(false)));
+    stream.set_response(headers, None, DebugLog::new(Some(false)));
     Ok(stream)
 }
 
@@ -884,7 +884,7 @@ impl Resend {
             reader = Box::new(recorder.record_stream(status, reason, &headers, reader)?);
         }
         let mut stream = body_stream(reader, &headers, inner.flavor, inner.limits, cancel)?;
-        stream.set_response(headers, self.started, inner.log);
+        stream.set_response(headers, Some(self.started), inner.log);
         Ok(stream)
     }
 

@@ -195,16 +195,19 @@ impl ChatStream {
     }
 
     /// The response this stream reads: its headers, when the request was handed to the
-    /// client (timings count from there), and the client's log.
+    /// client (timings count from there; `None` for a replay, which has no request), and the
+    /// client's log.
     pub(crate) fn set_response(
         &mut self,
         headers: Arc<ResponseHeaders>,
-        started: Instant,
+        started: Option<Instant>,
         log: DebugLog,
     ) {
         self.headers = headers;
-        self.progress.watch.restart_from(started);
-        self.progress.watch.headers();
+        if let Some(started) = started {
+            self.progress.watch.restart_from(started);
+            self.progress.watch.headers();
+        }
         self.log = log;
     }
 

@@ -366,7 +366,11 @@ impl ChatStream {
     fn step(&mut self, mode: Mode) -> Result<Step> {
         match self.state {
             State::Open => {}
-            State::Done | State::Failed => return Ok(Step::Finished),
+            State::Done | State::Failed => {
+                // A whole JSON answer is done from the start: it ends when it is read.
+                self.progress.watch.end();
+                return Ok(Step::Finished);
+            }
         }
         match self.read_event(mode) {
             Ok(Step::Finished) => {

@@ -30,7 +30,7 @@ pub const UPSTAGE_LIMIT_ERROR_BODY: i32 = 2;
 /// `upstage_client_builder_build` (or abandoned with `upstage_client_builder_free`).
 /// Use from one thread at a time.
 pub struct upstage_client_builder {
-    builder: ClientBuilder,
+    pub(crate) builder: ClientBuilder,
     limits: Limits,
 }
 

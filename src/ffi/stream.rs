@@ -290,6 +290,25 @@ unsafe fn open(
     })
 }
 
+/// A new stream handle around `stream`.
+pub(crate) fn stream_handle(stream: ChatStream) -> upstage_stream {
+    upstage_stream {
+        cancel: stream.cancel_handle(),
+        state: UnsafeCell::new(StreamState::new(stream)),
+    }
+}
+
+/// Runs `f` on the Rust stream of handle `s` (a pointer from C), `None` when `s` is NULL.
+pub(crate) fn with_stream<R>(
+    s: *const upstage_stream,
+    f: impl FnOnce(&ChatStream) -> R,
+) -> Option<R> {
+    // SAFETY: `s` came from C: NULL or a live stream used by the calling thread only (apart
+    // from `upstage_stream_cancel`, which never touches `state`), the contract of every
+    // `upstage_stream_*` function.
+    unsafe { state_ref(s) }.map(|state| f(&state.stream))
+}
+
 /// The owner's exclusive access to a stream's state.
 ///
 /// # Safety

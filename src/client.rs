@@ -792,6 +792,7 @@ impl Resend {
             }
             last = Some(match sent {
                 Ok(response) => {
+                    let headers_at = Instant::now();
                     let status = response.status();
                     let headers = Arc::new(ResponseHeaders::from_http(response.headers()));
                     let reason = http_reason(status.as_u16(), "");
@@ -806,7 +807,9 @@ impl Resend {
                             .unwrap_or_default()
                     );
                     if status.is_success() {
-                        let mut opened = self.stream_from(response, headers, &reason, cancel)?;
+                        let times = (self.started, headers_at);
+                        let mut opened =
+                            self.stream_from(response, headers, &reason, times, cancel)?;
                         opened.set_attempts(attempt);
                         return Ok(opened);
                     }
@@ -875,6 +878,7 @@ impl Resend {
         response: ureq::http::Response<ureq::Body>,
         headers: Arc<ResponseHeaders>,
         reason: &str,
+        times: (Instant, Instant),
         cancel: &CancelHandle,
     ) -> Result<ChatStream> {
         let inner = &*self.client.inner;
@@ -884,7 +888,7 @@ impl Resend {
             reader = Box::new(recorder.record_stream(status, reason, &headers, reader)?);
         }
         let mut stream = body_stream(reader, &headers, inner.flavor, inner.limits, cancel)?;
-        stream.set_response(headers, Some(self.started), inner.log);
+        stream.set_response(headers, Some(times), inner.log);
         Ok(stream)
     }
 

@@ -186,6 +186,7 @@ impl ChatStream {
             return Err(in_band_error(&chunk));
         }
         apply_chunk(&mut stream.progress, chunk, Mode::Events);
+        stream.progress.bytes = json.len() as u64;
         stream.state = State::Done;
         Ok(stream)
     }
@@ -194,19 +195,19 @@ impl ChatStream {
         self.progress.request_id = request_id;
     }
 
-    /// The response this stream reads: its headers, when the request was handed to the
-    /// client (timings count from there; `None` for a replay, which has no request), and the
-    /// client's log.
+    /// The response this stream reads: its headers; when the request was handed to the
+    /// client (timings count from there) and when the headers came in (`None` for a replay,
+    /// which has no request); and the client's log.
     pub(crate) fn set_response(
         &mut self,
         headers: Arc<ResponseHeaders>,
-        started: Option<Instant>,
+        times: Option<(Instant, Instant)>,
         log: DebugLog,
     ) {
         self.headers = headers;
-        if let Some(started) = started {
+        if let Some((started, headers_at)) = times {
             self.progress.watch.restart_from(started);
-            self.progress.watch.headers();
+            self.progress.watch.headers_at(headers_at);
         }
         self.log = log;
     }

@@ -65,9 +65,15 @@ impl Stopwatch {
         self.start = Some(start);
     }
 
-    /// The response headers are in (the last attempt's, after any retries).
+    /// The response headers came in at `at` (the last attempt's, after any retries).
+    pub(crate) fn headers_at(&mut self, at: Instant) {
+        self.headers = Some(at);
+    }
+
+    /// The response headers are in now.
+    #[cfg(test)]
     pub(crate) fn headers(&mut self) {
-        self.headers = Some(Instant::now());
+        self.headers_at(Instant::now());
     }
 
     /// A chunk carried reasoning text.

@@ -149,6 +149,10 @@ fn response_headers_on_completions_and_http_errors() {
     });
     let completion = client_for(&server).complete(&hi_request()).unwrap();
     assert_eq!(completion.content, "whole");
+    let t = completion.timings;
+    let (headers, content, end) = (t.headers.unwrap(), t.first_content.unwrap(), t.end.unwrap());
+    assert!(headers <= content && content <= end, "{t:?}");
+    assert!(t.bytes > 0 && t.content_tokens == 1, "{t:?}");
     assert_eq!(completion.headers.get("x-custom"), Some("yes"));
     assert_eq!(
         completion.rate_limit().unwrap().requests.unwrap().remaining,

@@ -5,12 +5,25 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Cancels a stream from any thread, interrupting a read blocked on a silent server at once.
+/// Cancels a stream, or a request that has not produced a stream yet, from any thread.
 ///
-/// Every stream has its own HTTP agent; cancelling sets a flag and shuts that agent's
-/// sockets down, so a blocked `read` returns straight away and the stream reports
-/// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled). Cancelling before the request is
-/// sent, or during a retry's wait, stops it too. Cloning shares the same cancellation.
+/// A `CancelHandle` is `Send + Sync + Clone`; get one from [`ChatStream::cancel_handle`](crate::ChatStream::cancel_handle), or
+/// create one and pass it to [`Client::stream_with_cancel`](crate::Client::stream_with_cancel) or
+/// [`Client::complete_with_cancel`](crate::Client::complete_with_cancel) before the request is sent.
+///
+/// - Cancelling shuts down the stream's own HTTP connection, so a read blocked on a silent
+///   server returns at once: plain, through TLS, or through a SOCKS5 or HTTP proxy. The
+///   stream then reports [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), never `Truncated` or `Io`.
+/// - Cancelling while the request waits for its response headers, or during the wait before
+///   a retry, stops it at once with `Cancelled`. A handle cancelled before the call sends
+///   nothing at all.
+/// - One handle may be given to several requests: cancelling it interrupts all of them.
+/// - Cancelling after the stream completed changes nothing.
+/// - A TCP connect in progress cannot be interrupted: it ends within the connect timeout,
+///   and the result is then `Cancelled`.
+///
+/// Dropping a [`ChatStream`](crate::ChatStream) needs no handle: it closes the connection at once, and so does
+/// reaching the end of the stream (the client never waits for the server to close).
 ///
 /// ```
 /// let handle = upstage::CancelHandle::new();

@@ -1,8 +1,9 @@
-//! [`Client`] and [`ClientBuilder`]: where requests go, how they are sent, retried and
-//! turned into a [`ChatStream`].
+//! [`Client`](crate::Client) and [`ClientBuilder`](crate::ClientBuilder): where requests go and how they are sent; the retry
+//! loop ([`retry`](crate::retry)) decides when to send again, and the answer becomes a
+//! [`ChatStream`](crate::ChatStream).
 
 use std::fmt;
-use std::io::{Cursor, Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,112 +12,24 @@ use ureq::tls::{RootCerts, TlsConfig};
 use ureq::Agent;
 
 use crate::cancel::CancelHandle;
-use crate::chunk;
 use crate::completion::ChatCompletion;
+use crate::config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
 use crate::custom_headers::{self, HeaderList};
-use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::error::{Error, Result};
 use crate::headers::{shown_value, ResponseHeaders};
 use crate::log::{debug_log, DebugLog};
-use crate::models;
-use crate::record::{Recorder, Recording};
+use crate::record::Recorder;
 use crate::request::ChatRequest;
 use crate::resolver::NameResolver;
-use crate::retry;
-use crate::stream::{body_io_error, Body, ChatStream};
+use crate::response::{self, Body};
+use crate::retry::{self, Budget, Failure};
+use crate::stream::{ChatStream, Reopen};
 use crate::transport::{self, BodyPhase, IdleConnector, SharedTls};
 use crate::url;
-
-/// The official Upstage API.
-pub const DEFAULT_BASE_URL: &str = "https://api.upstage.ai/v1";
-/// The seed's undocumented web-demo host (dead upstream; see [`WORKING`](crate::WORKING)).
-pub const WEB_DEMO_BASE_URL: &str = "https://ap-northeast-2.apistage.ai/v1";
+use crate::web_demo;
 
 /// The `User-Agent` of the `Api` flavor.
 const USER_AGENT: &str = concat!("upstage-rs/", env!("CARGO_PKG_VERSION"));
-
-/// The exact headers the seed sent to the web demo, in its order.
-const WEB_DEMO_HEADERS: [(&str, &str); 16] = [
-    ("accept", "*/*"),
-    ("accept-language", "en-US,en;q=0.9"),
-    ("cache-control", "no-cache"),
-    ("content-type", "application/json"),
-    ("dnt", "1"),
-    ("origin", "https://console.upstage.ai"),
-    ("pragma", "no-cache"),
-    ("priority", "u=1, i"),
-    ("referer", "https://console.upstage.ai/"),
-    ("sec-ch-ua", "\"Not?A_Brand\";v=\"99\", \"Chromium\";v=\"130\""),
-    ("sec-ch-ua-mobile", "?0"),
-    ("sec-ch-ua-platform", "\"Linux\""),
-    ("sec-fetch-dest", "empty"),
-    ("sec-fetch-mode", "cors"),
-    ("sec-fetch-site", "cross-site"),
-    (
-        "user-agent",
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
-    ),
-];
-
-/// Which server dialect to speak.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Flavor {
-    /// The official Upstage API or any OpenAI-compatible server: bearer auth, messages as
-    /// given, invalid JSON chunks are errors.
-    #[default]
-    Api,
-    /// The seed's web demo: its 16 browser headers, no auth, the conversation flattened
-    /// into one user message, the model resolved with [`get_model`](crate::get_model),
-    /// invalid JSON chunks skipped.
-    WebDemo,
-}
-
-/// Timeouts; `None` means no limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Establishing the connection (TCP, proxy, TLS). Default 10 s.
-    pub connect: Option<Duration>,
-    /// From sending the request to the end of the response headers. Default 600 s:
-    /// reasoning models may think before answering.
-    pub headers: Option<Duration>,
-    /// Between two reads of the body; any byte, keep-alive comments too, restarts it.
-    /// Default 300 s.
-    pub idle: Option<Duration>,
-    /// The whole request, body included. Default none: long answers are not cut.
-    pub total: Option<Duration>,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Some(Duration::from_secs(10)),
-            headers: Some(Duration::from_secs(600)),
-            idle: Some(Duration::from_secs(300)),
-            total: None,
-        }
-    }
-}
-
-/// Size limits that keep a hostile or broken server from exhausting memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The longest SSE line. Default 4 MiB.
-    pub max_line: usize,
-    /// The largest SSE event (joined `data` lines), and the largest non-streamed JSON
-    /// answer. Default 16 MiB.
-    pub max_event: usize,
-    /// How much of an HTTP error body is read for its message. Default 64 KiB.
-    pub max_error_body: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_line: 4 << 20,
-            max_event: 16 << 20,
-            max_error_body: 64 << 10,
-        }
-    }
-}
 
 /// An API key that never shows itself in `Debug` output.
 #[derive(Clone)]
@@ -128,22 +41,11 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// How the proxy is chosen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-enum ProxyChoice {
-    /// `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (and `NO_PROXY`) from the environment.
-    #[default]
-    FromEnvironment,
-    /// No proxy, whatever the environment says.
-    Disabled,
-    /// This proxy (`http://`, `socks5://`, `socks5h://`, with optional credentials).
-    Url(String),
-}
-
-/// Configures a [`Client`].
+/// Configures a [`Client`](crate::Client).
 ///
-/// [`ClientBuilder::new`] starts from the defaults alone; [`ClientBuilder::from_env`] also
+/// [`ClientBuilder::new`](crate::ClientBuilder::new) starts from the defaults alone; [`ClientBuilder::from_env`](crate::ClientBuilder::from_env) also
 /// reads `UPSTAGE_API_KEY`, `UPSTAGE_BASE_URL` and `UPSTAGE_MODEL`.
+#[must_use = "a builder does nothing until it is used"]
 #[derive(Clone, Debug, Default)]
 pub struct ClientBuilder {
     api_key: Option<ApiKey>,
@@ -151,7 +53,7 @@ pub struct ClientBuilder {
     env_base_url: Option<String>,
     flavor: Flavor,
     default_model: Option<String>,
-    proxy: ProxyChoice,
+    proxy: Proxy,
     timeouts: Timeouts,
     max_retries: Option<u32>,
     ca_file: Option<PathBuf>,
@@ -207,14 +109,10 @@ impl ClientBuilder {
         self
     }
 
-    /// An explicit proxy (`http://`, `socks5://` or `socks5h://`, credentials allowed);
-    /// `None` disables proxies, the environment's included. Without this call the
-    /// environment decides.
-    pub fn proxy(mut self, url: Option<&str>) -> ClientBuilder {
-        self.proxy = match url {
-            Some(url) => ProxyChoice::Url(url.to_owned()),
-            None => ProxyChoice::Disabled,
-        };
+    /// How to reach the server: [`Proxy::FromEnv`](crate::Proxy::FromEnv) (the default), [`Proxy::Disabled`](crate::Proxy::Disabled) or an
+    /// explicit [`Proxy::Url`](crate::Proxy::Url).
+    pub fn proxy(mut self, proxy: Proxy) -> ClientBuilder {
+        self.proxy = proxy;
         self
     }
 
@@ -248,13 +146,37 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times a failed attempt is retried before the first token. Default 2.
+    /// How many more attempts after the first (default 2; CLI `--retries`). `0` tries once.
+    ///
+    /// A request is retried **only before the first token**, after:
+    ///
+    /// - a connect error, a connect timeout or a headers timeout;
+    /// - a connection closed or reset before the response;
+    /// - HTTP 408, 409, 429 and 5xx, except a 429 whose error code or type is
+    ///   `insufficient_quota`;
+    /// - a 200 whose body is cut off (reset, closed, incomplete) before anything reached the
+    ///   caller: the stream keeps the request until it hands out its first token or delta, and
+    ///   sends it again on the same budget, waits and deadline.
+    ///
+    /// The server's `x-should-retry: true` or `false` header wins over all of the above. Anything
+    /// after the first token, and an idle or total timeout, is never retried.
+    ///
+    /// The wait before a retry is the server's `retry-after-ms`, else `retry-after` (seconds or
+    /// an HTTP date), honoured up to 120 s; a longer requested wait fails at once, with the wait
+    /// in the message and in [`Error::retry_after`](crate::Error::retry_after). Without either header the wait is
+    /// `min(0.5 × 2^n, 8)` seconds minus up to 25 % jitter. No retry starts whose wait would end
+    /// after the total timeout (see [`Timeouts`](crate::Timeouts)). [`ChatStream::attempts`](crate::ChatStream::attempts) and
+    /// [`Error::attempts`](crate::Error::attempts) say how many attempts were made.
     pub fn max_retries(mut self, retries: u32) -> ClientBuilder {
         self.max_retries = Some(retries);
         self
     }
 
-    /// Trust the certificates in this PEM file instead of the bundled web roots.
+    /// Trusts the certificates of this PEM file **instead of** the bundled Mozilla roots
+    /// (CLI `--ca-file`). A file that cannot be read or holds no certificate is
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) from [`build`](ClientBuilder::build). Without this call
+    /// the bundled roots are used. A server whose certificate does not verify is
+    /// [`ErrorKind::Connect`](crate::ErrorKind::Connect), with a message starting `TLS certificate verification failed`.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> ClientBuilder {
         self.ca_file = Some(path.into());
         self
@@ -272,8 +194,8 @@ impl ClientBuilder {
     /// `User-Agent` or `Authorization` replaces the one the client would send. A name or
     /// value with CR, LF or NUL, an invalid name, or `Content-Length`, `Host` or
     /// `Transfer-Encoding` (set by the HTTP layer) make [`build`](Self::build) fail with
-    /// [`ErrorKind::InvalidArgument`]. Values of credential headers never appear in logs,
-    /// `Debug` output or recordings.
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument). Values of
+    /// credential headers never appear in logs, `Debug` output or recordings.
     ///
     /// ```
     /// let client = upstage::ClientBuilder::new()
@@ -310,7 +232,7 @@ impl ClientBuilder {
         let base = self.resolved_base_url();
         let path = match self.flavor {
             Flavor::Api => "/chat/completions",
-            Flavor::WebDemo => "/web/demo/chat/completions",
+            Flavor::WebDemo => web_demo::CHAT_PATH,
         };
         let endpoint = url::endpoint(&base, path, &self.query)?;
         self.headers.checked()?;
@@ -326,7 +248,7 @@ impl ClientBuilder {
                 proxy_shown,
                 default_model: self
                     .default_model
-                    .unwrap_or_else(|| models::API_DEFAULT_MODEL.to_owned()),
+                    .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
                 timeouts: self.timeouts,
                 limits: self.limits,
                 max_retries: self.max_retries.unwrap_or(2),
@@ -339,7 +261,7 @@ impl ClientBuilder {
     fn resolved_base_url(&self) -> String {
         let fallback = match self.flavor {
             Flavor::Api => self.env_base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
-            Flavor::WebDemo => WEB_DEMO_BASE_URL,
+            Flavor::WebDemo => web_demo::BASE_URL,
         };
         self.base_url.as_deref().unwrap_or(fallback).to_owned()
     }
@@ -371,9 +293,9 @@ impl ClientBuilder {
     /// The agent configuration, and the proxy as the log shows it.
     fn agent_config(&self) -> Result<(ureq::config::Config, Option<String>)> {
         let proxy = match &self.proxy {
-            ProxyChoice::FromEnvironment => ureq::Proxy::try_from_env(),
-            ProxyChoice::Disabled => None,
-            ProxyChoice::Url(url) => Some(
+            Proxy::FromEnv => ureq::Proxy::try_from_env(),
+            Proxy::Disabled => None,
+            Proxy::Url(url) => Some(
                 ureq::Proxy::new(url)
                     .map_err(|e| Error::invalid_argument(format!("invalid proxy URL: {e}")))?,
             ),
@@ -437,7 +359,7 @@ fn custom_roots(path: &PathBuf) -> Result<TlsConfig> {
 /// use upstage::{ChatRequest, Client, Message};
 ///
 /// let client = Client::from_env()?;
-/// let request = ChatRequest::new("solar-pro2").message(Message::user("Hello!"));
+/// let request = ChatRequest::new("solar-pro4").message(Message::user("Hello!"));
 /// for token in client.stream(&request)? {
 ///     print!("{}", token?);
 /// }
@@ -518,11 +440,28 @@ impl Client {
 
     /// Like [`stream_with_cancel`](Client::stream_with_cancel), and writes the response
     /// into `recording` as it is read: status, headers (credentials and cookies left out)
-    /// and the body bytes exactly as received (the format is described in the crate's
-    /// `examples/recordings/README.md`). A failed request records its final HTTP error
-    /// response. [`ChatStream::replay`] plays a recording back. A recorded stream is not
-    /// re-sent when it dies before its first token, so that the recording shows what
+    /// and the body bytes exactly as received. A failed request records its final HTTP
+    /// error response. [`ChatStream::replay`] plays a recording back. A recorded stream is
+    /// not re-sent when it dies before its first token, so that the recording shows what
     /// happened.
+    ///
+    /// The format, one HTTP response as the client read it:
+    ///
+    /// ```text
+    /// upstage-recording/1 200 OK
+    /// content-type: text/event-stream
+    /// x-request-id: 6f1c...
+    ///
+    /// data: {"choices":[{"delta":{"content":"Hi"}}]}
+    ///
+    /// data: [DONE]
+    ///
+    /// ```
+    ///
+    /// The first line holds `upstage-recording/1`, the status code and the reason phrase;
+    /// then one `name: value` line per response header, in the server's order; an empty
+    /// line; then the body (after HTTP framing such as chunked encoding was removed) to the
+    /// end of the file. `curl -sS -i` output is accepted as a recording too.
     ///
     /// ```no_run
     /// # use upstage::{CancelHandle, ChatRequest, Client, Message};
@@ -582,7 +521,10 @@ impl Client {
         let inner = &*self.inner;
         let overrides = request.overrides();
         overrides.check()?;
-        let body = request.body(inner.flavor, &inner.default_model, stream)?;
+        let body = match inner.flavor {
+            Flavor::Api => request.api_body(&inner.default_model, stream)?,
+            Flavor::WebDemo => web_demo::request_body(request, stream)?,
+        };
         let timeouts = overrides.timeouts(inner.timeouts);
         let phase = BodyPhase::default();
         let idle = IdleConnector {
@@ -595,7 +537,7 @@ impl Client {
             NameResolver::default(),
         );
         let Some(cancel) = cancel.attach(&agent) else {
-            return Err(cancelled());
+            return Err(Error::cancelled());
         };
         let recording = recorder.is_some();
         let resend = Resend {
@@ -615,7 +557,7 @@ impl Client {
         match resend.attempts(&cancel, 0, None) {
             Ok(mut opened) => {
                 if !recording {
-                    opened.keep_for_retry(resend);
+                    opened.keep_for_retry(Box::new(resend));
                 }
                 Ok(opened)
             }
@@ -632,9 +574,9 @@ impl Client {
     /// the request's, a later one replacing an earlier one of the same name.
     fn request_headers(&self, stream: bool, request: &HeaderList) -> Vec<(String, String)> {
         let inner = &*self.inner;
-        let mut defaults: Vec<(&str, &str)> = Vec::with_capacity(WEB_DEMO_HEADERS.len());
+        let mut defaults: Vec<(&str, &str)> = Vec::with_capacity(web_demo::HEADERS.len());
         match inner.flavor {
-            Flavor::WebDemo => defaults.extend(WEB_DEMO_HEADERS),
+            Flavor::WebDemo => defaults.extend(web_demo::HEADERS),
             Flavor::Api => {
                 let accept = if stream {
                     "text/event-stream"
@@ -658,84 +600,8 @@ impl Client {
     }
 }
 
-/// A stream over a recording (see [`Client::stream_recorded`]): the recorded status,
-/// headers and body go through the same code as a live response.
-pub(crate) fn replay(
-    reader: impl Read + Send + 'static,
-    flavor: Flavor,
-    limits: Limits,
-) -> Result<ChatStream> {
-    let recording = Recording::read(reader)?;
-    let headers = Arc::new(recording.headers);
-    let cancel = CancelHandle::new();
-    if !(200..300).contains(&recording.status) {
-        let reason = http_reason(recording.status, &recording.reason);
-        let body = read_bounded(recording.body, limits.max_error_body, &cancel);
-        let (error, _) = error_response(recording.status, &reason, &headers, body);
-        return Err(error);
-    }
-    let mut stream = body_stream(recording.body, &headers, flavor, limits, &cancel)?;
-    stream.set_response(headers, None, DebugLog::new(Some(false)));
-    Ok(stream)
-}
-
-/// Turns a 2xx body into a stream: SSE, a whole JSON completion (servers that ignore
-/// `stream`), or a protocol error naming an unexpected content type.
-fn body_stream(
-    reader: Body,
-    headers: &Arc<ResponseHeaders>,
-    flavor: Flavor,
-    limits: Limits,
-    cancel: &CancelHandle,
-) -> Result<ChatStream> {
-    let request_id = headers.get("x-request-id").map(str::to_owned);
-    let content_type = headers.get("content-type").unwrap_or_default();
-    let attach = |e: Error| {
-        e.with_request_id(request_id.clone())
-            .with_headers(Arc::clone(headers))
-    };
-    let (kind, reader) = sniff(content_type, reader, cancel).map_err(attach)?;
-    let mut stream = match kind {
-        BodyKind::EventStream => ChatStream::new(reader, flavor, limits, cancel.clone()),
-        BodyKind::Json => {
-            let json = read_bounded(reader, limits.max_event, cancel).map_err(attach)?;
-            ChatStream::from_completion_json(&json, flavor, cancel.clone())
-                .map_err(|e| attach(e.with_http_status(200)))?
-        }
-    };
-    stream.set_request_id(request_id);
-    Ok(stream)
-}
-
-/// A failed attempt, to be weighed (and waited for) before sending again.
-pub(crate) struct Failure {
-    error: Error,
-    /// The server's `x-should-retry` verdict.
-    should_retry: Option<bool>,
-    /// The whole HTTP error response, for the recording.
-    response: Option<WholeResponse>,
-}
-
-impl Failure {
-    /// A failure already judged retryable (a stream that died before its first token).
-    pub(crate) fn retryable(error: Error) -> Failure {
-        Failure {
-            error,
-            should_retry: Some(true),
-            response: None,
-        }
-    }
-
-    fn plain(error: Error) -> Failure {
-        Failure {
-            error,
-            should_retry: None,
-            response: None,
-        }
-    }
-}
-
-/// An HTTP error response read whole.
+/// An HTTP error response read whole, kept for the recording until the retry loop decides
+/// it is the last.
 struct WholeResponse {
     status: u16,
     reason: String,
@@ -744,9 +610,8 @@ struct WholeResponse {
 }
 
 /// Everything needed to send a request again: kept by a stream until it hands out its first
-/// token, so that a connection that dies right after its headers is retried like one that
-/// failed before them.
-pub(crate) struct Resend {
+/// token (see [`Reopen`]).
+struct Resend {
     client: Client,
     agent: Agent,
     /// The endpoint with the request's query parameters.
@@ -767,20 +632,23 @@ pub(crate) struct Resend {
 
 impl Resend {
     /// Sends the request until a stream opens, the failure is final, or it is cancelled.
-    /// `attempt` attempts were made already; `last` is the failure of the last one, to be
-    /// weighed (and waited for) before sending again.
-    pub(crate) fn attempts(
+    /// `made` attempts were made already; `last` is the failure of the last one.
+    fn attempts(
         &self,
         cancel: &CancelHandle,
-        mut attempt: u32,
-        mut last: Option<Failure>,
+        made: u32,
+        last: Option<Failure>,
     ) -> Result<ChatStream> {
         let inner = &*self.client.inner;
-        loop {
-            if let Some(failure) = last.take() {
-                self.wait_before_retry(failure, attempt, cancel)?;
-            }
-            attempt += 1;
+        let budget = Budget {
+            max_retries: self.max_retries,
+            deadline: self.deadline,
+            log: inner.log,
+        };
+        // The last attempt's HTTP error response, recorded if it is the final answer.
+        let mut last_http: Option<WholeResponse> = None;
+        let result = retry::run(budget, cancel, made, last, |attempt| {
+            last_http = None;
             self.phase.reset();
             self.log_request(attempt);
             let sent_at = Instant::now();
@@ -790,35 +658,50 @@ impl Resend {
                 // by the idle timeout from now on.
                 self.phase.begin();
             }
-            last = Some(match sent {
+            match sent {
                 Ok(response) => {
                     let headers_at = Instant::now();
-                    let status = response.status();
+                    let status = response.status().as_u16();
                     let headers = Arc::new(ResponseHeaders::from_http(response.headers()));
-                    let reason = http_reason(status.as_u16(), "");
+                    let reason = response::reason(status, "");
                     debug_log!(
                         inner.log,
-                        "HTTP {} {reason} after {:.1} ms{}",
-                        status.as_u16(),
+                        "HTTP {status} {reason} after {:.1} ms{}",
                         sent_at.elapsed().as_secs_f64() * 1000.0,
                         headers
                             .get("x-request-id")
                             .map(|id| format!(" (x-request-id {id})"))
                             .unwrap_or_default()
                     );
-                    if status.is_success() {
+                    if response.status().is_success() {
                         let times = (self.started, headers_at);
-                        let mut opened =
-                            self.stream_from(response, headers, &reason, times, cancel)?;
+                        let mut opened = self
+                            .stream_from(response, headers, &reason, times, cancel)
+                            .map_err(Failure::fatal)?;
                         opened.set_attempts(attempt);
                         return Ok(opened);
                     }
                     let limit = inner.limits.max_error_body;
-                    http_error(response, headers, &reason, limit, cancel)
+                    let (error, should_retry, body) =
+                        response::http_error(response, &headers, &reason, limit, cancel);
+                    last_http = body.map(|body| WholeResponse {
+                        status,
+                        reason,
+                        headers,
+                        body,
+                    });
+                    Err(Failure {
+                        error,
+                        should_retry,
+                    })
                 }
-                Err(_) if cancel.is_cancelled() => Failure::plain(cancelled()),
-                Err(e) => Failure::plain(call_error(e)),
-            });
+                Err(_) if cancel.is_cancelled() => Err(Failure::new(Error::cancelled())),
+                Err(e) => Err(Failure::new(response::call_error(e))),
+            }
+        });
+        match result {
+            Err(error) => Err(self.record_failure(error, last_http)),
+            ok => ok,
         }
     }
 
@@ -887,7 +770,8 @@ impl Resend {
         if let Some(recorder) = self.take_recorder() {
             reader = Box::new(recorder.record_stream(status, reason, &headers, reader)?);
         }
-        let mut stream = body_stream(reader, &headers, inner.flavor, inner.limits, cancel)?;
+        let mut stream =
+            ChatStream::from_body(reader, &headers, inner.flavor, inner.limits, cancel)?;
         stream.set_response(headers, Some(times), inner.log);
         Ok(stream)
     }
@@ -899,76 +783,33 @@ impl Resend {
             .take()
     }
 
-    /// Returns the error when it is final (recording a final HTTP error response);
-    /// otherwise waits as a retry should.
-    fn wait_before_retry(
-        &self,
-        failure: Failure,
-        attempt: u32,
-        cancel: &CancelHandle,
-    ) -> Result<()> {
-        let log = self.client.inner.log;
-        let Failure {
-            error,
-            should_retry,
-            response,
-        } = failure;
-        let error = error.with_attempts(attempt);
-        let give_up = |error: Error, why: &str| {
-            debug_log!(
-                log,
-                "attempt {attempt} failed: error[{}]: {}; not retried: {why}",
-                error.kind(),
-                error.message()
-            );
-            if let (Some(response), Some(recorder)) = (&response, self.take_recorder()) {
-                if let Err(e) = recorder.record_whole(
-                    response.status,
-                    &response.reason,
-                    &response.headers,
-                    &response.body,
-                ) {
-                    let message = format!("{} ({})", error.message(), e.message());
-                    return error.with_message(message);
-                }
-            }
-            error
+    /// Records the final HTTP error response, when recording and there is one; a failure
+    /// to write it is added to the error's message.
+    fn record_failure(&self, error: Error, last_http: Option<WholeResponse>) -> Error {
+        let Some(response) = last_http.filter(|r| error.http_status() == Some(r.status)) else {
+            return error;
         };
-        if attempt > self.max_retries {
-            return Err(give_up(error, "no retries left"));
-        }
-        if !retry::is_retryable(&error, should_retry) {
-            return Err(give_up(error, "retrying cannot help"));
-        }
-        let (wait, why) = match error.retry_after() {
-            Some(wait) if wait > retry::MAX_SERVER_WAIT => {
-                let error = too_long_a_wait(error, wait);
-                return Err(give_up(error, "the server asks for too long a wait"));
-            }
-            Some(wait) => (wait, "the server asked for this wait"),
-            None => (retry::backoff(attempt - 1), "exponential backoff"),
+        let Some(recorder) = self.take_recorder() else {
+            return error;
         };
-        if self
-            .deadline
-            .is_some_and(|deadline| Instant::now() + wait >= deadline)
-        {
-            let message = format!(
-                "{} (not retried: the total timeout would expire first)",
-                error.message()
-            );
-            return Err(give_up(error.with_message(message), "the total timeout"));
+        match recorder.record_whole(
+            response.status,
+            &response.reason,
+            &response.headers,
+            &response.body,
+        ) {
+            Ok(()) => error,
+            Err(e) => {
+                let message = format!("{} ({})", error.message(), e.message());
+                error.with_message(message)
+            }
         }
-        debug_log!(
-            log,
-            "attempt {attempt} failed: error[{}]: {}; retrying in {:.1} ms ({why})",
-            error.kind(),
-            error.message(),
-            wait.as_secs_f64() * 1000.0
-        );
-        if !cancel.sleep(wait) {
-            return Err(cancelled().with_attempts(attempt));
-        }
-        Ok(())
+    }
+}
+
+impl Reopen for Resend {
+    fn reopen(&self, cancel: &CancelHandle, attempts: u32, error: Error) -> Result<ChatStream> {
+        self.attempts(cancel, attempts, Some(Failure::before_first_token(error)))
     }
 }
 
@@ -985,328 +826,10 @@ impl fmt::Debug for Client {
     }
 }
 
-fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the request was cancelled")
-}
-
-fn too_long_a_wait(error: Error, wait: Duration) -> Error {
-    let message = format!(
-        "{} (the server asks to retry after {} s, more than the {} s we wait)",
-        error.message(),
-        wait.as_secs(),
-        retry::MAX_SERVER_WAIT.as_secs()
-    );
-    error.with_message(message)
-}
-
-/// What kind of body a 2xx response carries.
-enum BodyKind {
-    EventStream,
-    Json,
-}
-
-/// Decides how to read a 2xx body from its content type, looking at the first bytes when
-/// the type is neither SSE nor JSON (some servers and proxies label streams oddly).
-fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<(BodyKind, Body)> {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "text/event-stream" {
-        return Ok((BodyKind::EventStream, reader));
-    }
-    if essence == "application/json" || essence.ends_with("+json") {
-        return Ok((BodyKind::Json, reader));
-    }
-    let head = read_head(&mut reader, cancel)?;
-    let text = meaningful(&head);
-    let kind = if text.starts_with(b"{") {
-        BodyKind::Json
-    } else if [&b"data:"[..], b"event:", b"id:", b"retry:", b":"]
-        .iter()
-        .any(|p| text.starts_with(p))
-    {
-        BodyKind::EventStream
-    } else {
-        let shown = if content_type.is_empty() {
-            "none"
-        } else {
-            content_type
-        };
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            format!(
-                "unexpected content type {shown:?}: the body is neither an event stream nor JSON"
-            ),
-        )
-        .with_http_status(200));
-    };
-    Ok((kind, Box::new(Cursor::new(head).chain(reader))))
-}
-
-/// Reads just enough to tell JSON from SSE (a `{`, a `:`, or the longest field name,
-/// `retry:`), or to EOF: a slow stream must not be held back by the sniffing.
-fn read_head(reader: &mut Body, cancel: &CancelHandle) -> Result<Vec<u8>> {
-    let undecided = |head: &[u8]| {
-        let text = meaningful(head);
-        !text.starts_with(b"{") && !text.starts_with(b":") && text.len() < b"retry:".len()
-    };
-    let mut head = vec![0; 512];
-    let mut filled = 0;
-    while filled < head.len() && undecided(&head[..filled]) {
-        match reader.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(body_io_error(e, cancel)),
-        }
-    }
-    head.truncate(filled);
-    Ok(head)
-}
-
-/// The body's start without a BOM and leading whitespace.
-fn meaningful(head: &[u8]) -> &[u8] {
-    head.strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(head)
-        .trim_ascii_start()
-}
-
-/// Reads a whole body, failing with `Limit` past `limit` bytes instead of growing.
-fn read_bounded(reader: Body, limit: usize, cancel: &CancelHandle) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| body_io_error(e, cancel))?;
-    if buf.len() > limit {
-        return Err(Error::new(
-            ErrorKind::Limit,
-            format!("the JSON answer exceeds the {limit}-byte limit"),
-        )
-        .with_http_status(200));
-    }
-    Ok(buf)
-}
-
-/// A non-2xx response as a failure: an error carrying the server's own words and the
-/// response headers, the server's `x-should-retry` verdict, and the response for the
-/// recording.
-fn http_error(
-    response: ureq::http::Response<ureq::Body>,
-    headers: Arc<ResponseHeaders>,
-    reason: &str,
-    limit: usize,
-    cancel: &CancelHandle,
-) -> Failure {
-    let status = response.status().as_u16();
-    let reader: Body = Box::new(response.into_body().into_reader());
-    let body = read_bounded(reader, limit, cancel);
-    let kept = body.as_ref().ok().cloned();
-    let (error, should_retry) = error_response(status, reason, &headers, body);
-    Failure {
-        error,
-        should_retry,
-        response: kept.map(|body| WholeResponse {
-            status,
-            reason: reason.to_owned(),
-            headers,
-            body,
-        }),
-    }
-}
-
-/// The error of a non-2xx response whose body was read (or failed to be), and the server's
-/// `x-should-retry` verdict.
-fn error_response(
-    status: u16,
-    reason: &str,
-    headers: &Arc<ResponseHeaders>,
-    body: Result<Vec<u8>>,
-) -> (Error, Option<bool>) {
-    let wait = retry::server_wait(headers.get("retry-after-ms"), headers.get("retry-after"));
-    let should_retry = match headers.get("x-should-retry") {
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        _ => None,
-    };
-    let error = match body {
-        Ok(body) => describe_error_body(status, reason, &body),
-        Err(e) if e.kind() == ErrorKind::Limit => Error::new(
-            ErrorKind::Limit,
-            format!(
-                "HTTP {status} {reason}: {}",
-                e.message().replace("the JSON answer", "the error body")
-            ),
-        ),
-        Err(_) => Error::new(ErrorKind::Http, format!("HTTP {status} {reason}")),
-    };
-    let error = error
-        .with_http_status(status)
-        .with_request_id(headers.get("x-request-id").map(str::to_owned))
-        .with_retry_after(wait)
-        .with_headers(Arc::clone(headers));
-    (error, should_retry)
-}
-
-/// The reason phrase: the one given, else the standard one for `status`.
-fn http_reason(status: u16, given: &str) -> String {
-    if !given.is_empty() {
-        return given.to_owned();
-    }
-    ureq::http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("")
-        .to_owned()
-}
-
-/// `HTTP 401: <the server's message>`, from JSON error shapes or the text of the body.
-fn describe_error_body(status: u16, reason: &str, body: &[u8]) -> Error {
-    let parts = serde_json::from_slice::<serde_json::Value>(body)
-        .map(|value| chunk::api_error_parts(&value))
-        .unwrap_or_default();
-    let text = match parts.message.clone() {
-        Some(message) => message,
-        None => body_text(body),
-    };
-    let message = if text.is_empty() {
-        format!("HTTP {status} {reason}").trim_end().to_owned()
-    } else {
-        format!("HTTP {status}: {text}")
-    };
-    Error::new(ErrorKind::Http, message).with_api_details(parts.kind, parts.code, parts.param)
-}
-
-/// A plain-text body trimmed, or an HTML page reduced to its title.
-fn body_text(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if let Some(start) = lower.find("<title>") {
-        let rest = &text[start + "<title>".len()..];
-        let end = rest
-            .to_ascii_lowercase()
-            .find("</title>")
-            .unwrap_or(rest.len());
-        return rest[..end].split_whitespace().collect::<Vec<_>>().join(" ");
-    }
-    let trimmed = text.trim();
-    const MAX: usize = 2000;
-    if trimmed.len() <= MAX {
-        return trimmed.to_owned();
-    }
-    let mut cut = MAX;
-    while !trimmed.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}...", &trimmed[..cut])
-}
-
-/// Classifies an error from sending the request or waiting for the response headers.
-fn call_error(error: ureq::Error) -> Error {
-    use ureq::Timeout as T;
-    match error {
-        ureq::Error::Timeout(T::Connect | T::Resolve) => Error::timeout(TimeoutPhase::Connect),
-        ureq::Error::Timeout(T::Global | T::PerCall) => Error::timeout(TimeoutPhase::Total),
-        ureq::Error::Timeout(_) => Error::timeout(TimeoutPhase::Headers),
-        ureq::Error::HostNotFound => {
-            Error::new(ErrorKind::Connect, "cannot resolve the server's host name")
-        }
-        ureq::Error::Io(e) => io_call_error(e),
-        ureq::Error::Rustls(e) => tls_error(&e.to_string()),
-        ureq::Error::Tls(e) => tls_error(e),
-        ureq::Error::Pem(e) => tls_error(&e.to_string()),
-        ureq::Error::ConnectProxyFailed(e) => Error::new(
-            ErrorKind::Connect,
-            format!("the proxy refused the connection: {e}"),
-        ),
-        ureq::Error::ConnectionFailed => Error::new(
-            ErrorKind::Connect,
-            "the connection (or proxy handshake) failed",
-        ),
-        ureq::Error::BadUri(e) => Error::invalid_argument(format!("invalid URL: {e}")),
-        ureq::Error::InvalidProxyUrl => Error::invalid_argument("invalid proxy URL"),
-        ureq::Error::LargeResponseHeader(size, limit) => Error::new(
-            ErrorKind::Limit,
-            format!("the response headers ({size} bytes) exceed the {limit}-byte limit"),
-        ),
-        ureq::Error::Protocol(e) => {
-            Error::new(ErrorKind::Protocol, format!("malformed HTTP response: {e}"))
-        }
-        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => Error::new(
-            ErrorKind::Protocol,
-            "the server redirected the request (set the base URL to the final address)",
-        ),
-        other => Error::new(ErrorKind::Io, format!("the request failed: {other}")),
-    }
-}
-
-fn io_call_error(error: std::io::Error) -> Error {
-    use std::io::ErrorKind as K;
-    let inner = error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>());
-    if let Some(ureq::Error::Timeout(_)) = inner {
-        return Error::timeout(TimeoutPhase::Headers);
-    }
-    // rustls failures (certificate verification, alerts, a server that does not speak
-    // TLS) reach us as `InvalidData` I/O errors wrapping the `rustls::Error`.
-    if error.kind() == K::InvalidData {
-        if let Some(detail) = error.get_ref().map(ToString::to_string) {
-            const TLS_MARKERS: [&str; 6] = [
-                "certificate",
-                "alert",
-                "handshake",
-                "peer is incompatible",
-                "peer misbehaved",
-                "corrupt message",
-            ];
-            if TLS_MARKERS.iter().any(|m| detail.contains(m)) {
-                return tls_error(&detail);
-            }
-        }
-    }
-    // A SOCKS proxy refusing our credentials (or asking for a method we lack) fails
-    // its handshake with these; they are proxy failures, so `Connect`.
-    let detail = error.to_string();
-    if error.kind() == K::PermissionDenied || detail.contains("auth method") {
-        return Error::new(
-            ErrorKind::Connect,
-            format!("the proxy refused the connection: {detail}"),
-        );
-    }
-    match error.kind() {
-        K::ConnectionRefused
-        | K::AddrNotAvailable
-        | K::HostUnreachable
-        | K::NetworkUnreachable
-        | K::NetworkDown
-        | K::NotFound => Error::new(ErrorKind::Connect, format!("cannot connect: {error}")),
-        K::TimedOut | K::WouldBlock => Error::timeout(TimeoutPhase::Headers),
-        _ => Error::new(
-            ErrorKind::Io,
-            format!("the connection failed before the response: {error}"),
-        ),
-    }
-}
-
-fn tls_error(detail: &str) -> Error {
-    if detail.contains("certificate") || detail.contains("Certificate") {
-        // The same certificate will be presented again: retrying cannot help.
-        let message = format!("TLS certificate verification failed: {detail}");
-        return Error::new(ErrorKind::Connect, message).permanent();
-    }
-    Error::new(
-        ErrorKind::Connect,
-        format!("TLS handshake failed: {detail}"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     #[test]
     fn missing_key_for_the_official_api_fails_before_io() {
@@ -1366,28 +889,5 @@ mod tests {
             "http://h/v1/chat/completions?api-version=1&key=secret-in-url&a=b%20c"
         );
         assert!(!format!("{client:?}").contains("secret-in-url"));
-    }
-
-    #[test]
-    fn error_bodies_give_the_servers_words() {
-        let e = describe_error_body(
-            401,
-            "Unauthorized",
-            br#"{"error":{"message":"bad key","type":"auth","code":"invalid_api_key"}}"#,
-        );
-        assert_eq!(e.message(), "HTTP 401: bad key");
-        assert_eq!(e.api_code(), Some("invalid_api_key"));
-        let e = describe_error_body(422, "", br#"{"detail":"model not found"}"#);
-        assert_eq!(e.message(), "HTTP 422: model not found");
-        let e = describe_error_body(
-            502,
-            "Bad Gateway",
-            b"<html><head><title>502 Bad\n Gateway</title></head></html>",
-        );
-        assert_eq!(e.message(), "HTTP 502: 502 Bad Gateway");
-        let e = describe_error_body(500, "Internal Server Error", b"  oops \n");
-        assert_eq!(e.message(), "HTTP 500: oops");
-        let e = describe_error_body(404, "Not Found", b"");
-        assert_eq!(e.message(), "HTTP 404 Not Found");
     }
 }

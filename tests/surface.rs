@@ -228,7 +228,7 @@ fn timings_and_counts_of_a_stream() {
     let mut stream = client_for(&server).stream(&hi_request()).unwrap();
     let before = stream.timings();
     assert!(before.headers.is_some() && before.first_content.is_none());
-    while let Some(delta) = stream.next_event() {
+    while let Some(delta) = stream.next_delta() {
         delta.unwrap();
     }
     let t = stream.timings();
@@ -287,7 +287,7 @@ fn the_debug_log_tells_what_happened_and_never_a_credential() {
         // A proxy with a password (nothing listens there: the attempt fails to connect).
         let proxied = ClientBuilder::new()
             .base_url(server.base())
-            .proxy(Some(&format!(
+            .proxy(upstage::Proxy::Url(format!(
                 "http://user:proxy-pass-7890@127.0.0.1:{}",
                 refused_port()
             )))
@@ -427,7 +427,7 @@ fn an_unresolvable_host_is_a_connect_error() {
     // without sending a query, so this test never touches the network.
     let client = ClientBuilder::new()
         .base_url(format!("http://{}.example/v1", "a".repeat(64)))
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap();

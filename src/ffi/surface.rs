@@ -3,104 +3,21 @@
 //! error details, recording and replay.
 
 use std::ffi::{c_char, c_void, CString};
-use std::ptr::NonNull;
 use std::time::Duration;
 
+use super::boundary::{
+    arg, arg_mut, borrow, borrowed_text, free_handle, guard, guard_value, invalid, new_handle,
+    null, opt_str_arg, out_arg, str_arg, write_if_asked, CText, Outcome,
+};
 use super::client::{upstage_client, upstage_client_builder};
 use super::completion::upstage_completion;
 use super::request::upstage_request;
 use super::stream::{upstage_cancel_token, upstage_stream};
-use super::{guard, guard_value, null, CText, Outcome};
 use super::{upstage_error, upstage_status, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
 use super::{
     UPSTAGE_TIMEOUT_CONNECT, UPSTAGE_TIMEOUT_HEADERS, UPSTAGE_TIMEOUT_IDLE, UPSTAGE_TIMEOUT_TOTAL,
 };
 use crate::{CancelHandle, ChatStream, Error, RateLimit, ResponseHeaders, TimeoutPhase, Timings};
-
-// ---- argument helpers ------------------------------------------------------------------------
-//
-// Every pointer an entry point of this file receives from C is, by the header's contract,
-// NULL or valid: a handle is a live one of its type that this library handed out and the
-// caller has not freed, used only by the threads its documentation allows; a string is
-// NUL-terminated and unchanged during the call; an out-parameter is writable. These helpers
-// rely on that contract, and are only ever given such pointers.
-
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(crate::ErrorKind::InvalidArgument, message)
-}
-
-/// The handle behind `ptr`, or `None` when it is NULL.
-fn borrow<'a, T>(ptr: *const T) -> Option<&'a T> {
-    // SAFETY: `ptr` came from C: NULL or a live handle, not freed during this call and not
-    // mutated by another thread (contract above); only `&` is taken.
-    unsafe { ptr.as_ref() }
-}
-
-fn arg<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Error> {
-    borrow(ptr).ok_or_else(|| null(what))
-}
-
-/// Exclusive access to a handle that one thread at a time uses (builder, request, options).
-fn arg_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Error> {
-    // SAFETY: `ptr` came from C: NULL or a live handle that only the calling thread uses
-    // during this call (contract above), so this `&mut` is unique.
-    unsafe { ptr.as_mut() }.ok_or_else(|| null(what))
-}
-
-fn str_arg<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Error> {
-    // SAFETY: `ptr` came from C: NULL or NUL-terminated and unchanged during the call.
-    unsafe { super::str_arg(ptr, what) }
-}
-
-fn opt_str_arg<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
-    // SAFETY: as in `str_arg`.
-    unsafe { super::opt_str_arg(ptr, what) }
-}
-
-/// A checked, non-NULL out-parameter, written only on success.
-struct Out<T>(NonNull<T>);
-
-fn out_arg<T>(ptr: *mut T, what: &str) -> Result<Out<T>, Error> {
-    NonNull::new(ptr).map(Out).ok_or_else(|| null(what))
-}
-
-impl<T> Out<T> {
-    fn write(self, value: T) {
-        // SAFETY: non-NULL, and came from C: writable for one `T` (contract above).
-        unsafe { self.0.as_ptr().write(value) }
-    }
-}
-
-impl<T> Out<*mut T> {
-    fn hand_out(self, value: T) {
-        self.write(new_handle(value));
-    }
-}
-
-fn write_if_asked<T>(ptr: *mut T, value: T) {
-    if let Some(out) = NonNull::new(ptr) {
-        Out(out).write(value);
-    }
-}
-
-fn new_handle<T>(value: T) -> *mut T {
-    Box::into_raw(Box::new(value))
-}
-
-/// Frees a handle made by `new_handle` that the caller gives up; NULL is a no-op.
-fn free_handle<T>(ptr: *mut T) {
-    guard_value((), || {
-        if !ptr.is_null() {
-            // SAFETY: a live handle made by `new_handle`, given up by the caller exactly
-            // once, used by no other thread (contract above).
-            drop(unsafe { Box::from_raw(ptr) });
-        }
-    })
-}
-
-fn borrowed_text(find: impl FnOnce() -> Option<*const c_char>) -> *const c_char {
-    guard_value(std::ptr::null(), || find().unwrap_or(std::ptr::null()))
-}
 
 // ---- request: headers, query parameters, overrides ------------------------------------------
 

@@ -643,6 +643,16 @@ fn surface_scenario(conn: &mut Conn) {
 }
 
 #[test]
+fn cpp_wrapper_surface() {
+    let server = Server::start(surface_scenario);
+    let recording = scratch("wrapper-surface-recording").join("answer.rec");
+    c_test(
+        "wrapper_surface.cpp",
+        &[server.base(), recording.to_str().unwrap().to_owned()],
+    );
+}
+
+#[test]
 fn c_surface() {
     let server = Server::start(surface_scenario);
     let recording = scratch("surface-recording").join("answer.rec");

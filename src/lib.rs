@@ -42,7 +42,12 @@
 //!
 //! Beside them: `config` (flavor, timeouts, limits, proxy), `error`, `cancel`,
 //! [`web_demo`] (the legacy web demo's catalog and prompt), and the C ABI (`ffi`,
-//! documented in `include/upstage.h`).
+//! documented in `include/upstage.h`). What a caller adds to a request and reads from a
+//! response: custom headers and query parameters (`custom_headers`, `url`, `overrides`),
+//! [`ResponseHeaders`] and [`RateLimit`] (`headers`, `rate_limit`), [`Timings`], the debug log
+//! (`log`, [`set_debug_log_writer`]), recordings ([`Client::stream_recorded`],
+//! [`ChatStream::replay`]; `record`), and name resolution that reports a failed lookup as
+//! [`ErrorKind::Connect`] (`resolver`).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 

@@ -46,14 +46,15 @@ public struct Timings: Equatable, Sendable {
         bytes = t.bytes
     }
 
-    static let none = Timings(upstage_timings(
+    /// Nothing reached yet.
+    static let unknown = Timings(upstage_timings(
         headers_ms: -1, first_reasoning_ms: -1, first_content_ms: -1, end_ms: -1,
         content_tokens: 0, reasoning_tokens: 0, bytes: 0))
 }
 
 /// The headers of a response, in the server's order (names lower-case).
 public struct ResponseHeaders: Equatable, Sendable {
-    public var fields: [(name: String, value: String)] { zip(names, values).map { ($0, $1) } }
+    public var fields: [(name: String, value: String)] { zip(names, values).map { (name: $0, value: $1) } }
     private var names: [String] = []
     private var values: [String] = []
     /// What the `x-ratelimit-*` headers said, if anything.

@@ -156,7 +156,7 @@ public final class TokenStream: @unchecked Sendable {
         busy.lock()
         defer { busy.unlock() }
         var t = upstage_timings()
-        guard let s = handle, upstage_stream_timings(s, &t) == UPSTAGE_OK else { return .none }
+        guard let s = handle, upstage_stream_timings(s, &t) == UPSTAGE_OK else { return .unknown }
         return Timings(t)
     }
 
@@ -303,7 +303,7 @@ public struct Completion: Equatable, Sendable {
         usage = upstage_completion_usage(c, &u) == UPSTAGE_OK ? Usage(u) : nil
         headers = ResponseHeaders(taking: upstage_completion_headers(c))
         var t = upstage_timings()
-        timings = upstage_completion_timings(c, &t) == UPSTAGE_OK ? Timings(t) : .none
+        timings = upstage_completion_timings(c, &t) == UPSTAGE_OK ? Timings(t) : .unknown
         toolCalls = (0..<upstage_completion_tool_call_count(c)).map { i in
             ToolCall(
                 id: string(upstage_completion_tool_call_id(c, i)) ?? "",

@@ -59,7 +59,7 @@ pub struct ClientBuilder {
     ca_file: Option<PathBuf>,
     limits: Limits,
     headers: HeaderList,
-    query: Vec<(String, String)>,
+    query: url::QueryParams,
     debug_log: Option<bool>,
 }
 
@@ -213,7 +213,7 @@ impl ClientBuilder {
     /// Adds a query parameter (percent-encoded) to every request, after any query string
     /// of the base URL. An empty name makes [`build`](Self::build) fail.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
-        self.query.push((name.into(), value.into()));
+        self.query.push(name.into(), value.into());
         self
     }
 
@@ -234,7 +234,7 @@ impl ClientBuilder {
             Flavor::Api => "/chat/completions",
             Flavor::WebDemo => web_demo::CHAT_PATH,
         };
-        let endpoint = url::endpoint(&base, path, &self.query)?;
+        let endpoint = url::endpoint(&base, path, self.query.as_slice())?;
         self.headers.checked()?;
         let auth = self.authorization(&base)?;
         let (config, proxy_shown) = self.agent_config()?;
@@ -543,7 +543,7 @@ impl Client {
         let resend = Resend {
             client: self.clone(),
             agent,
-            endpoint: url::with_query(&inner.endpoint, &overrides.query),
+            endpoint: url::with_query(&inner.endpoint, overrides.query.as_slice()),
             headers: self.request_headers(stream, &overrides.headers),
             body,
             phase,

@@ -109,6 +109,11 @@ pub struct ChatCompletion {
 }
 
 impl ChatCompletion {
+    /// The first value of response header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
     /// The rate limits the response reported (`x-ratelimit-*` headers), when it did.
     pub fn rate_limit(&self) -> Option<RateLimit> {
         RateLimit::from_headers(&self.headers)

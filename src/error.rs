@@ -350,6 +350,12 @@ impl Error {
         self.inner.headers.as_deref()
     }
 
+    /// The first value of header `name` (case-insensitive) of the HTTP response behind the
+    /// error, e.g. a gateway's own diagnostics.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()?.get(name)
+    }
+
     /// The rate limits the response behind the error reported (`x-ratelimit-*` headers),
     /// e.g. on a 429, when it reported any.
     pub fn rate_limit(&self) -> Option<RateLimit> {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::custom_headers::HeaderList;
 use crate::error::Result;
+use crate::url::QueryParams;
 use crate::Timeouts;
 
 /// A request's own additions and overrides; empty by default (the client decides).
@@ -13,7 +14,7 @@ pub(crate) struct Overrides {
     /// Headers that replace the client's of the same name.
     pub(crate) headers: HeaderList,
     /// Query parameters appended after the client's.
-    pub(crate) query: Vec<(String, String)>,
+    pub(crate) query: QueryParams,
     /// Each timeout the request sets (`Some(None)`: no limit for this request).
     pub(crate) connect: Option<Option<Duration>>,
     pub(crate) headers_timeout: Option<Option<Duration>>,
@@ -50,7 +51,7 @@ impl Overrides {
     /// Checks the headers and query parameter names, before anything is sent.
     pub(crate) fn check(&self) -> Result<()> {
         self.headers.checked()?;
-        for (name, _) in &self.query {
+        for (name, _) in self.query.as_slice() {
             crate::url::check_name(name)?;
         }
         Ok(())
@@ -87,9 +88,9 @@ mod tests {
     fn bad_headers_and_names_are_caught() {
         let mut o = Overrides::default();
         o.headers.push("X-Ok", "1");
-        o.query.push(("a".into(), "".into()));
+        o.query.push("a".into(), "".into());
         assert!(o.check().is_ok());
-        o.query.push(("".into(), "v".into()));
+        o.query.push("".into(), "v".into());
         assert_eq!(o.check().unwrap_err().kind(), ErrorKind::InvalidArgument);
         let mut o = Overrides::default();
         o.headers.push("Host", "x");

@@ -444,7 +444,7 @@ impl ChatRequest {
     /// Adds a query parameter (percent-encoded) after the client's. An empty name makes
     /// sending the request fail with [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument).
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> ChatRequest {
-        self.overrides.query.push((name.into(), value.into()));
+        self.overrides.query.push(name.into(), value.into());
         self
     }
 
@@ -488,6 +488,7 @@ impl ChatRequest {
     pub fn query_params(&self) -> impl Iterator<Item = (&str, &str)> {
         self.overrides
             .query
+            .as_slice()
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
     }

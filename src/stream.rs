@@ -383,6 +383,12 @@ impl ChatStream {
         &self.headers
     }
 
+    /// The first value of response header `name` (case-insensitive), e.g.
+    /// `stream.header("x-request-id")`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
     /// The rate limits the response reported (`x-ratelimit-*` headers), when it did.
     pub fn rate_limit(&self) -> Option<RateLimit> {
         RateLimit::from_headers(&self.headers)

@@ -2,7 +2,7 @@
 //! `?api-version=...`), the chat path, and extra query parameters; plus the redacted form
 //! of a URL that logs show.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use crate::error::{Error, Result};
 use crate::headers;
@@ -67,6 +67,36 @@ pub(crate) fn with_query(url: &str, extra: &[(String, String)]) -> String {
         encode_into(&mut url, value);
     }
     url
+}
+
+/// Extra query parameters in the order they were added; `Debug` hides the values of those
+/// that look like credentials (`key`, `api-key`, `token`, `sig`, ...).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub(crate) fn push(&mut self, name: String, value: String) {
+        self.0.push((name, value));
+    }
+
+    pub(crate) fn as_slice(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for QueryParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, value)| {
+                let shown = if is_secret_param(name) {
+                    "<redacted>"
+                } else {
+                    value.as_str()
+                };
+                (name, shown)
+            }))
+            .finish()
+    }
 }
 
 /// A query parameter needs a name; its value may be anything (it is percent-encoded).
@@ -224,6 +254,19 @@ mod tests {
             "http://h/p?x=1&trace=a%20b"
         );
         assert_eq!(with_query("http://h/p", &[]), "http://h/p");
+    }
+
+    #[test]
+    fn debug_hides_secret_parameters() {
+        let mut params = QueryParams::default();
+        params.push("api-version".into(), "1".into());
+        params.push("key".into(), "sk-query-secret".into());
+        let shown = format!("{params:?}");
+        assert!(
+            shown.contains("api-version") && shown.contains("\"1\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("sk-query-secret"), "{shown}");
     }
 
     #[test]

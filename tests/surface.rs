@@ -114,6 +114,7 @@ fn response_headers_and_rate_limits_on_streams() {
     let server = Server::start(limited_stream(&["a", "b"]));
     let mut stream = client_for(&server).stream(&hi_request()).unwrap();
     assert_eq!(stream.headers().get("x-request-id"), Some("req-42"));
+    assert_eq!(stream.header("X-Request-Id"), Some("req-42"));
     assert_eq!(
         stream.headers().get("X-RATELIMIT-LIMIT-REQUESTS"),
         Some("100")
@@ -154,6 +155,7 @@ fn response_headers_on_completions_and_http_errors() {
     assert!(headers <= content && content <= end, "{t:?}");
     assert!(t.bytes > 0 && t.content_tokens == 1, "{t:?}");
     assert_eq!(completion.headers.get("x-custom"), Some("yes"));
+    assert_eq!(completion.header("X-Custom"), Some("yes"));
     assert_eq!(
         completion.rate_limit().unwrap().requests.unwrap().remaining,
         Some(5)
@@ -174,6 +176,7 @@ fn response_headers_on_completions_and_http_errors() {
     assert_eq!(err.kind(), ErrorKind::Http);
     let headers = err.headers().expect("an HTTP error keeps its headers");
     assert_eq!(headers.get("x-request-id"), Some("req-429"));
+    assert_eq!(err.header("X-Request-Id"), Some("req-429"));
     let tokens = err.rate_limit().unwrap().tokens.unwrap();
     assert_eq!((tokens.remaining, tokens.reset), (Some(0), Some(ms(20))));
     // Errors that never saw a response have none.

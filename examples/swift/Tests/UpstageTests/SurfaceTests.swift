@@ -5,8 +5,10 @@ import XCTest
 
 /// Headers, query parameters, rate limits, timings, error details and replay, as in the Go
 /// suite (examples/go/surface_test.go).
-final class SurfaceTests: XCTestCase {
-    private func serve(_ handler: @escaping (TestServer.Connection) -> Void) -> TestServer {
+/// `@unchecked Sendable` for the same reason as `UpstageTests`: its only stored property is
+/// a constant.
+final class SurfaceTests: XCTestCase, @unchecked Sendable {
+    private func serve(_ handler: @escaping @Sendable (TestServer.Connection) -> Void) -> TestServer {
         let server = TestServer(handler)
         addTeardownBlock { server.stop() }
         return server
@@ -23,7 +25,7 @@ final class SurfaceTests: XCTestCase {
     private let hello = Request(model: "solar-test", messages: [.user("hello")])
 
     /// A 200 event stream with rate-limit headers.
-    private func limitedAnswer(_ conn: TestServer.Connection) {
+    private static func limitedAnswer(_ conn: TestServer.Connection) {
         conn.write(
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n"
                 + "X-Request-Id: req-swift\r\nX-Ratelimit-Limit-Requests: 60\r\n"
@@ -58,7 +60,7 @@ final class SurfaceTests: XCTestCase {
     }
 
     func testRateLimitsTimingsAndHeaders() throws {
-        let server = serve(limitedAnswer)
+        let server = serve { SurfaceTests.limitedAnswer($0) }
         let client = try makeClient(server)
         let stream = try client.stream(hello)
         defer { stream.close() }

@@ -163,11 +163,13 @@ fn installed_library_has_the_versioned_soname_and_runs() {
 fn install_without_patchelf_stops_with_a_clear_message() {
     let dir = scratch("shared-library-no-patchelf");
     let prefix = dir.join("prefix");
-    let out = install::run(Command::new("sh")
-        .arg(manifest().join("include/install.sh"))
-        .arg(&prefix)
-        .env("UPSTAGE_LIB_DIR", built_lib_dir())
-        .env("PATCHELF", dir.join("no-such-patchelf")));
+    let out = install::run(
+        Command::new("sh")
+            .arg(manifest().join("include/install.sh"))
+            .arg(&prefix)
+            .env("UPSTAGE_LIB_DIR", built_lib_dir())
+            .env("PATCHELF", dir.join("no-such-patchelf")),
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

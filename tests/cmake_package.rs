@@ -46,7 +46,7 @@ fn configure(source: &Path, build: &Path, prefix: &Path, extra: &[&str]) -> inst
         .arg(build)
         .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
         .args(extra);
-    let out = install::run(&mut cmd);
+    let out = run(&mut cmd);
     install::Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -59,7 +59,7 @@ fn app(exe: &Path, base: &str, args: &[&str]) -> install::Ran {
     let mut cmd = Command::new(exe);
     cmd.args(args);
     clean_env(&mut cmd).env("UPSTAGE_BASE_URL", base);
-    let out = install::run(&mut cmd);
+    let out = run(&mut cmd);
     install::Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

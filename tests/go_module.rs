@@ -177,7 +177,7 @@ fn ask(go: &Go, consumer: &Path, base: &str, args: &[&str]) -> install::Ran {
     }
     cmd.env("NO_PROXY", "127.0.0.1,localhost")
         .env("UPSTAGE_BASE_URL", base);
-    let out = install::run(&mut cmd);
+    let out = run(&mut cmd);
     install::Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -60,7 +60,7 @@ fn streams_from_a_server(exe: &Path, library_path: &Path) {
 /// `run_program` clears LD_LIBRARY_PATH; this sets the one given.
 fn run_program_keeping_library_path(cmd: &mut Command, dir: &Path) -> Ran {
     clean_env(cmd).env("LD_LIBRARY_PATH", dir);
-    let out = install::run(cmd);
+    let out = run(cmd);
     Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -163,13 +163,11 @@ fn installed_library_has_the_versioned_soname_and_runs() {
 fn install_without_patchelf_stops_with_a_clear_message() {
     let dir = scratch("shared-library-no-patchelf");
     let prefix = dir.join("prefix");
-    let out = install::run(
-        Command::new("sh")
-            .arg(manifest().join("include/install.sh"))
-            .arg(&prefix)
-            .env("UPSTAGE_LIB_DIR", built_lib_dir())
-            .env("PATCHELF", dir.join("no-such-patchelf")),
-    );
+    let out = run(Command::new("sh")
+        .arg(manifest().join("include/install.sh"))
+        .arg(&prefix)
+        .env("UPSTAGE_LIB_DIR", built_lib_dir())
+        .env("PATCHELF", dir.join("no-such-patchelf")));
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

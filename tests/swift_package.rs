@@ -20,7 +20,7 @@ fn ask(program: &str, base: &str, args: &[&str]) -> Ran {
     let mut cmd = Command::new(program);
     cmd.args(args);
     clean_env(&mut cmd).env("UPSTAGE_BASE_URL", base);
-    let out = install::run(&mut cmd);
+    let out = run(&mut cmd);
     Ran {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

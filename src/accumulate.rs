@@ -9,6 +9,7 @@ use crate::completion::{ChatCompletion, ChoiceDelta, Delta, Usage};
 use crate::error::Result;
 use crate::tool_calls::Fragment;
 use crate::wire::{Choice, Chunk};
+use crate::timings::Stopwatch;
 
 /// What a chunk is turned into: a token for `next_token`, or queued deltas for `next_delta`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub(crate) struct Progress {
     pub attempts: u32,
     /// Body bytes read, kept once the decoder is dropped.
     pub bytes: u64,
+    /// Milestones and counts.
+    pub watch: Stopwatch,
 }
 
 impl Progress {
@@ -49,6 +52,7 @@ impl Progress {
     pub fn take_token(&mut self, content: &str) {
         self.token.clear();
         self.token.push_str(content);
+        self.watch.content();
         if self.keep_tokens {
             self.choices.get_mut(0).content.push_str(content);
         }
@@ -66,6 +70,7 @@ impl Progress {
         completion.model.clone_from(&self.model);
         completion.id.clone_from(&self.id);
         completion.request_id.clone_from(&self.request_id);
+        completion.timings = self.watch.timings(self.bytes);
         completion
     }
 }
@@ -117,6 +122,7 @@ fn apply_choice(
         pending,
         choices,
         keep_tokens,
+        watch,
         ..
     } = progress;
     let state = choices.get_mut(index);
@@ -139,6 +145,7 @@ fn apply_choice(
         }
         let reasoning = delta.reasoning.or(delta.reasoning_content);
         if let Some(text) = reasoning.filter(|t| !t.is_empty()) {
+            watch.reasoning();
             state.reasoning.push_str(&text);
             if deltas {
                 queue(Delta::Reasoning(text.into_owned()));
@@ -146,6 +153,7 @@ fn apply_choice(
             }
         }
         if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+            watch.content();
             if deltas {
                 state.content.push_str(&text);
                 queue(Delta::Content(text.into_owned()));

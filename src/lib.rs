@@ -42,7 +42,12 @@
 //!
 //! Beside them: `config` (flavor, timeouts, limits, proxy), `error`, `cancel`,
 //! [`web_demo`] (the legacy web demo's catalog and prompt), and the C ABI (`ffi`,
-//! documented in `include/upstage.h`).
+//! documented in `include/upstage.h`). What a caller adds to a request and reads from a
+//! response: custom headers and query parameters (`custom_headers`, `url`, `overrides`),
+//! [`ResponseHeaders`] and [`RateLimit`] (`headers`, `rate_limit`), [`Timings`], the debug log
+//! (`log`, [`set_debug_log_writer`]), recordings ([`Client::stream_recorded`],
+//! [`ChatStream::replay`]; `record`), and name resolution that reports a failed lookup as
+//! [`ErrorKind::Connect`] (`resolver`).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -52,6 +57,7 @@ mod choices;
 mod client;
 mod completion;
 mod config;
+mod custom_headers;
 mod error;
 mod in_band;
 // The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment. Public
@@ -59,13 +65,21 @@ mod in_band;
 #[allow(unsafe_code)]
 #[doc(hidden)]
 pub mod ffi;
+mod headers;
+mod log;
+mod overrides;
+mod rate_limit;
+mod record;
 mod request;
+mod resolver;
 mod response;
 mod retry;
 mod sse;
 mod stream;
+mod timings;
 mod tool_calls;
 mod transport;
+mod url;
 pub mod web_demo;
 mod wire;
 
@@ -75,8 +89,12 @@ pub use client::{Client, ClientBuilder};
 pub use completion::{ChatCompletion, ChoiceDelta, Delta, ToolCall, ToolCallDelta, Usage};
 pub use config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
+pub use headers::ResponseHeaders;
+pub use log::{set_debug_log_writer, DebugLogWriter};
+pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use request::{ChatRequest, Message, Role};
 pub use stream::ChatStream;
+pub use timings::Timings;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]

@@ -741,6 +741,10 @@ func TestComplete(t *testing.T) {
 	want.Choices = []Choice{{
 		Content: "Hi, 세계", FinishReason: "stop", ToolCalls: want.ToolCalls,
 	}}
+	if got.Headers.Get("x-request-id") != "req-42" || got.Timings.End < 0 {
+		t.Errorf("Complete headers %v timings %+v", got.Headers, got.Timings)
+	}
+	got.Headers, got.Timings = nil, Timings{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Complete =\n%+v\nwant\n%+v", got, want)
 	}

@@ -32,6 +32,8 @@ pub struct upstage_completion {
     tool_calls: Vec<ToolCallText>,
     /// Every choice (read by `upstage_completion_choice_*`).
     pub(super) choices: CompletionChoices,
+    pub(crate) headers: crate::ResponseHeaders,
+    pub(crate) timings: crate::Timings,
 }
 
 struct ToolCallText {
@@ -54,6 +56,8 @@ impl From<ChatCompletion> for upstage_completion {
             id: opt(c.id),
             request_id: opt(c.request_id),
             usage: c.usage,
+            headers: c.headers,
+            timings: c.timings,
             tool_calls: c
                 .tool_calls
                 .iter()

@@ -129,7 +129,8 @@ public final class TokenStream: @unchecked Sendable {
         if rc == UPSTAGE_DONE {
             return nil
         }
-        let e = UpstageError(status: rc, error: err)
+        let details = handle.flatMap { upstage_stream_error_details($0) }
+        let e = UpstageError(status: rc, error: err, details: details)
         error = e
         throw e
     }
@@ -171,6 +172,25 @@ public final class TokenStream: @unchecked Sendable {
         guard let s = handle else { return nil }
         var u = upstage_usage()
         return upstage_stream_usage(s, &u) == UPSTAGE_OK ? Usage(u) : nil
+    }
+
+    /// The response headers (empty after `close()`).
+    public var headers: ResponseHeaders {
+        busy.lock()
+        defer { busy.unlock() }
+        return ResponseHeaders(taking: handle.flatMap { upstage_stream_headers($0) })
+    }
+
+    /// What the response's `x-ratelimit-*` headers said, if anything.
+    public var rateLimit: RateLimit? { headers.rateLimit }
+
+    /// The milestones so far (all of them once the stream ended).
+    public var timings: Timings {
+        busy.lock()
+        defer { busy.unlock() }
+        var t = upstage_timings()
+        guard let s = handle, upstage_stream_timings(s, &t) == UPSTAGE_OK else { return .unknown }
+        return Timings(t)
     }
 
     /// Reads the rest of the answer.
@@ -308,6 +328,9 @@ public struct Completion: Equatable, Sendable {
     /// Every answer, ordered by index (one unless the request set `n`); the properties
     /// above repeat choice 0.
     public var choices: [Choice]
+    /// The response headers, and how long the answer took.
+    public var headers: ResponseHeaders
+    public var timings: Timings
 
     /// Copies everything out of an `upstage_completion *`.
     init(_ c: OpaquePointer) {
@@ -327,6 +350,9 @@ public struct Completion: Equatable, Sendable {
         requestID = string(upstage_completion_request_id(c))
         var u = upstage_usage()
         usage = upstage_completion_usage(c, &u) == UPSTAGE_OK ? Usage(u) : nil
+        headers = ResponseHeaders(taking: upstage_completion_headers(c))
+        var t = upstage_timings()
+        timings = upstage_completion_timings(c, &t) == UPSTAGE_OK ? Timings(t) : .unknown
         choices = readChoices(c)
         toolCalls = choices.first?.toolCalls ?? []
         logprobs = choices.first?.logprobs

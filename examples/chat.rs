@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use upstage::{
-    CancelHandle, ChatCompletion, ChatRequest, ChatStream, ChoiceDelta, ClientBuilder, Delta, Error,
-    ErrorKind, Flavor, Limits, Message, RateLimit, Timings, TokenLogprob,
+    CancelHandle, ChatCompletion, ChatRequest, ChatStream, ChoiceDelta, ClientBuilder, Delta,
+    Error, ErrorKind, Flavor, Limits, Message, RateLimit, Timings, TokenLogprob,
 };
 
 const USAGE: &str = "\

@@ -7,9 +7,9 @@ use std::collections::VecDeque;
 use crate::choices::ChoiceSet;
 use crate::completion::{ChatCompletion, ChoiceDelta, Delta, Usage};
 use crate::error::Result;
+use crate::timings::Stopwatch;
 use crate::tool_calls::Fragment;
 use crate::wire::{Choice, Chunk};
-use crate::timings::Stopwatch;
 
 /// What a chunk is turned into: a token for `next_token`, or queued deltas for `next_delta`.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -330,12 +330,19 @@ fn json_prints_one_event_per_line() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // Every event but usage says which choice it belongs to.
     assert_eq!(
         lines[0],
-        json!({"type": "reasoning", "text": "thinking..."})
+        json!({"type": "reasoning", "choice": 0, "text": "thinking..."})
     );
-    assert_eq!(lines[1], json!({"type": "content", "text": "answer"}));
-    assert_eq!(lines[2], json!({"type": "finish", "reason": "stop"}));
+    assert_eq!(
+        lines[1],
+        json!({"type": "content", "choice": 0, "text": "answer"})
+    );
+    assert_eq!(
+        lines[2],
+        json!({"type": "finish", "choice": 0, "reason": "stop"})
+    );
     assert_eq!(lines[3]["type"], json!("usage"));
     assert_eq!(lines[3]["total_tokens"], json!(7));
     assert_eq!(lines.len(), 4);

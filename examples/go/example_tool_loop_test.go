@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"upstage"
+	upstage "github.com/upstage-rs/upstage/examples/go"
 )
 
 // A two-step tool loop: the model asks for a tool, the program runs it and sends the

@@ -3,9 +3,23 @@ import XCTest
 
 @testable import Upstage
 
+/// Counts the requests a test server answered (its handler runs on other threads).
+private final class Turns: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += 1
+        return count
+    }
+}
+
 /// Choices, log probabilities, snapshots and the tool loop, against TestServer.
-final class ChoicesTests: XCTestCase {
-    private func serve(_ handler: @escaping (TestServer.Connection) -> Void) -> TestServer {
+/// `@unchecked Sendable` as `UpstageTests`: its only state is constant.
+final class ChoicesTests: XCTestCase, @unchecked Sendable {
+    private func serve(_ handler: @escaping @Sendable (TestServer.Connection) -> Void) -> TestServer {
         let server = TestServer(handler)
         addTeardownBlock { server.stop() }
         return server
@@ -20,7 +34,7 @@ final class ChoicesTests: XCTestCase {
     }
 
     /// Two interleaved answers with log probabilities, as Azure OpenAI streams "n": 2.
-    private func twoChoices(_ conn: TestServer.Connection) {
+    private static func twoChoices(_ conn: TestServer.Connection) {
         conn.startSSE()
         func chunk(_ index: Int, _ delta: String, _ token: String?, _ finish: String?) {
             let logprobs = token.map {
@@ -39,7 +53,7 @@ final class ChoicesTests: XCTestCase {
     }
 
     func testTokensAreChoiceZerosAndTheSnapshotHasEveryChoice() throws {
-        let server = serve(twoChoices)
+        let server = serve { Self.twoChoices($0) }
         let stream = try makeClient(server).stream(Request(messages: [.user("a color?")]))
         XCTAssertEqual(try stream.readAll(), "Violet")
         let snapshot = try stream.snapshot()
@@ -51,7 +65,7 @@ final class ChoicesTests: XCTestCase {
     }
 
     func testChoiceEventsCarryTheirChoice() throws {
-        let server = serve(twoChoices)
+        let server = serve { Self.twoChoices($0) }
         let stream = try makeClient(server).stream(Request(messages: [.user("a color?")]))
         var texts: [Int: String] = [:]
         var logprobEvents = 0
@@ -85,13 +99,9 @@ final class ChoicesTests: XCTestCase {
 
     /// A two-step tool loop: the model asks for a tool, the result goes back, it answers.
     func testToolLoop() throws {
-        let turns = NSLock()
-        var turn = 0
+        let turns = Turns()
         let server = serve { conn in
-            turns.lock()
-            turn += 1
-            let first = turn == 1
-            turns.unlock()
+            let first = turns.next() == 1
             conn.startSSE()
             if first {
                 conn.data(#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]}}]}"#)

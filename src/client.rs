@@ -20,7 +20,7 @@ use crate::models;
 use crate::request::ChatRequest;
 use crate::retry;
 use crate::stream::{body_io_error, Body, ChatStream};
-use crate::transport::{self, BodyPhase, IdleConnector, SharedTls};
+use crate::transport::{self, Exchange, ExchangeBody, Pooling};
 
 /// The official Upstage API.
 pub const DEFAULT_BASE_URL: &str = "https://api.upstage.ai/v1";
@@ -152,6 +152,7 @@ pub struct ClientBuilder {
     max_retries: Option<u32>,
     ca_file: Option<PathBuf>,
     limits: Limits,
+    pooling: Pooling,
 }
 
 impl ClientBuilder {
@@ -263,6 +264,11 @@ impl ClientBuilder {
         let endpoint = endpoint(&base, self.flavor)?;
         let auth = self.authorization(&base)?;
         let config = self.agent_config()?;
+        let agent = Agent::with_parts(
+            config,
+            transport::pooled_connector(),
+            DefaultResolver::default(),
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 endpoint,
@@ -274,8 +280,7 @@ impl ClientBuilder {
                 timeouts: self.timeouts,
                 limits: self.limits,
                 max_retries: self.max_retries.unwrap_or(2),
-                config,
-                tls: SharedTls::default(),
+                agent,
             }),
         })
     }
@@ -311,6 +316,30 @@ impl ClientBuilder {
         Ok(Some(ApiKey(format!("Bearer {key}"))))
     }
 
+    /// Idle keep-alive connections kept per host for reuse by later requests; 0 turns
+    /// connection reuse off. Default 4.
+    pub fn max_idle_connections_per_host(mut self, connections: usize) -> ClientBuilder {
+        self.pooling.max_idle_per_host = connections;
+        self
+    }
+
+    /// How long an idle connection is kept for reuse. Default 30 s.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.pooling.idle_timeout = timeout;
+        self
+    }
+
+    /// Whether connections are kept for reuse (the default). `false` opens a new
+    /// connection for every request.
+    pub fn connection_reuse(mut self, enabled: bool) -> ClientBuilder {
+        if !enabled {
+            self.pooling.max_idle_per_host = 0;
+        } else if self.pooling.max_idle_per_host == 0 {
+            self.pooling.max_idle_per_host = Pooling::default().max_idle_per_host;
+        }
+        self
+    }
+
     fn agent_config(&self) -> Result<ureq::config::Config> {
         let proxy = match &self.proxy {
             ProxyChoice::FromEnvironment => ureq::Proxy::try_from_env(),
@@ -322,12 +351,16 @@ impl ClientBuilder {
         };
         let mut builder = Agent::config_builder()
             .http_status_as_error(false)
-            .max_idle_connections(0)
-            .max_idle_connections_per_host(0)
             .max_redirects(0)
             .timeout_connect(self.timeouts.connect)
             .timeout_recv_response(self.timeouts.headers)
-            .timeout_global(self.timeouts.total)
+            .input_buffer_size(transport::INPUT_BUFFER)
+            .output_buffer_size(transport::OUTPUT_BUFFER)
+            // A larger head cannot fit the read buffer: say so instead of "disconnected".
+            .max_response_header_size(transport::INPUT_BUFFER - 1)
+            .max_idle_connections(self.pooling.max_idle_per_host)
+            .max_idle_connections_per_host(self.pooling.max_idle_per_host)
+            .max_idle_age(self.pooling.idle_timeout)
             .proxy(proxy);
         if let Some(path) = &self.ca_file {
             builder = builder.tls_config(custom_roots(path)?);
@@ -409,8 +442,8 @@ struct Inner {
     timeouts: Timeouts,
     limits: Limits,
     max_retries: u32,
-    config: ureq::config::Config,
-    tls: SharedTls,
+    /// One agent for every request: its pool keeps idle connections for reuse.
+    agent: Agent,
 }
 
 impl Client {
@@ -488,25 +521,13 @@ impl Client {
     ) -> Result<ChatStream> {
         let inner = &*self.inner;
         let body = request.body(inner.flavor, &inner.default_model, stream)?;
-        let phase = BodyPhase::default();
-        let idle = IdleConnector {
-            idle: inner.timeouts.idle,
-            phase: phase.clone(),
-        };
-        let agent = Agent::with_parts(
-            inner.config.clone(),
-            transport::connector(&inner.tls, idle),
-            DefaultResolver::default(),
-        );
-        let Some(cancel) = cancel.attach(&agent) else {
+        let Some(cancel) = cancel.slotted() else {
             return Err(cancelled());
         };
         let resend = Resend {
             client: self.clone(),
-            agent,
             body,
             stream,
-            phase,
             // The total timeout bounds the whole call: every attempt and every wait.
             deadline: inner.timeouts.total.map(|total| Instant::now() + total),
         };
@@ -516,8 +537,8 @@ impl Client {
                 Ok(opened)
             }
             Err(error) => {
-                // No stream owns the agent: forget it, so that a handle the caller reuses
-                // for many requests does not collect them.
+                // No stream owns the connections: forget them, so that a handle the caller
+                // reuses for many requests does not collect them.
                 cancel.detach();
                 Err(error)
             }
@@ -526,20 +547,19 @@ impl Client {
 
     fn send(
         &self,
-        agent: &Agent,
         body: &[u8],
         stream: bool,
-        deadline: Option<Instant>,
+        fresh: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let inner = &*self.inner;
-        let mut request = agent.post(&inner.endpoint);
-        if let Some(deadline) = deadline {
-            // What is left of the total timeout (at least 1 ms: zero would mean no limit
-            // to some readers).
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1));
-            request = request.config().timeout_global(Some(left)).build();
+        let mut request = inner.agent.post(&inner.endpoint);
+        if fresh {
+            // A configuration the pool's connections were not made with: ureq opens a new
+            // connection for this request (and does not pool it).
+            request = request
+                .config()
+                .input_buffer_size(transport::INPUT_BUFFER + 1)
+                .build();
         }
         match inner.flavor {
             Flavor::WebDemo => {
@@ -570,12 +590,16 @@ impl Client {
     fn stream_from(
         &self,
         response: ureq::http::Response<ureq::Body>,
+        exchange: &Arc<Exchange>,
         cancel: &CancelHandle,
     ) -> Result<ChatStream> {
         let inner = &*self.inner;
         let request_id = header(&response, "x-request-id");
         let content_type = header(&response, "content-type").unwrap_or_default();
-        let reader: Body = Box::new(response.into_body().into_reader());
+        let reader: Body = Box::new(ExchangeBody::new(
+            response.into_body().into_reader(),
+            exchange,
+        ));
         let (kind, reader) = sniff(&content_type, reader, cancel)
             .map_err(|e| e.with_request_id(request_id.clone()))?;
         let mut stream = match kind {
@@ -589,6 +613,7 @@ impl Client {
             }
         };
         stream.set_request_id(request_id);
+        stream.set_exchange(Arc::clone(exchange));
         Ok(stream)
     }
 }
@@ -598,10 +623,8 @@ impl Client {
 /// failed before them.
 pub(crate) struct Resend {
     client: Client,
-    agent: Agent,
     body: Vec<u8>,
     stream: bool,
-    phase: BodyPhase,
     deadline: Option<Instant>,
 }
 
@@ -616,27 +639,42 @@ impl Resend {
         mut last: Option<(Error, Option<bool>)>,
     ) -> Result<ChatStream> {
         let client = &self.client;
+        let inner = &*client.inner;
+        // A pooled connection the server closed while it sat idle fails with nothing
+        // received: the request goes out again on a new connection, not as a retry.
+        let mut fresh = false;
         loop {
             if let Some((error, should_retry)) = last.take() {
                 self.wait_before_retry(error, should_retry, attempt, cancel)?;
             }
-            attempt += 1;
-            self.phase.reset();
-            let sent = client.send(&self.agent, &self.body, self.stream, self.deadline);
+            if !fresh {
+                attempt += 1;
+            }
+            let exchange = Exchange::new(cancel, inner.timeouts.idle, self.deadline);
+            let sent = {
+                let _entered = exchange.enter();
+                client.send(&self.body, self.stream, fresh)
+            };
+            fresh = false;
             if sent.is_ok() {
                 // The headers are in: reading any body, an error body too, is bounded
                 // by the idle timeout from now on.
-                self.phase.begin();
+                exchange.begin_body();
             }
             last = Some(match sent {
                 Ok(response) if response.status().is_success() => {
-                    let mut opened = client.stream_from(response, cancel)?;
+                    let mut opened = client.stream_from(response, &exchange, cancel)?;
                     opened.set_attempts(attempt);
                     return Ok(opened);
                 }
                 Ok(response) => {
-                    let limit = client.inner.limits.max_error_body;
+                    let limit = inner.limits.max_error_body;
+                    let _entered = exchange.enter();
                     http_error(response, limit, cancel)
+                }
+                Err(e) if exchange.went_stale() && !cancel.is_cancelled() && !is_timeout(&e) => {
+                    fresh = true;
+                    continue;
                 }
                 Err(_) if cancel.is_cancelled() => (cancelled(), None),
                 Err(e) => (call_error(e), None),
@@ -691,6 +729,15 @@ impl fmt::Debug for Client {
             .field("timeouts", &self.inner.timeouts)
             .field("max_retries", &self.inner.max_retries)
             .finish_non_exhaustive()
+    }
+}
+
+/// Whether a failure is a timeout (which a new connection would not cure any faster).
+fn is_timeout(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
     }
 }
 

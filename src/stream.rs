@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use crate::cancel::CancelHandle;
 use crate::chunk::{self, Chunk, DeltaFields, ToolCallFragment};
@@ -10,6 +11,7 @@ use crate::client::{Flavor, Limits, Resend};
 use crate::completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::sse;
+use crate::transport::{self, Exchange};
 
 /// The response body as the stream reads it.
 pub(crate) type Body = Box<dyn Read + Send>;
@@ -41,6 +43,8 @@ pub struct ChatStream {
     fast: chunk::FastDecoder,
     /// How to send the request again, until something is handed out.
     resend: Option<Box<Resend>>,
+    /// The HTTP exchange the body comes from (none for bodies not read over HTTP).
+    exchange: Option<Arc<Exchange>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +121,7 @@ impl ChatStream {
             cancel,
             fast: chunk::FastDecoder::default(),
             resend: None,
+            exchange: None,
         }
     }
 
@@ -144,6 +149,10 @@ impl ChatStream {
 
     pub(crate) fn set_request_id(&mut self, request_id: Option<String>) {
         self.progress.request_id = request_id;
+    }
+
+    pub(crate) fn set_exchange(&mut self, exchange: Arc<Exchange>) {
+        self.exchange = Some(exchange);
     }
 
     /// Keeps what it takes to retry if the connection dies before the first token.
@@ -321,6 +330,7 @@ impl ChatStream {
         let verdict = Some(true);
         let mut next = resend.attempts(&cancel, attempts, Some((error, verdict)))?;
         self.decoder = next.decoder.take();
+        self.exchange = next.exchange.take();
         self.progress = std::mem::take(&mut next.progress);
         // `Done` when the server answered with a whole JSON completion this time.
         self.state = next.state;
@@ -404,11 +414,18 @@ impl ChatStream {
         .with_http_status(200))
     }
 
-    /// Drops the body (closing the connection) and records how the stream ended.
+    /// Drops the body and records how the stream ended. After a normal end, what is left
+    /// of the body is read if it comes at once, so that the connection can serve another
+    /// request; otherwise dropping the body closes the connection.
     fn close(&mut self, state: State) {
         if let Some(decoder) = self.decoder.take() {
             self.progress.bytes = decoder.bytes_read();
+            if let (State::Done, Some(exchange)) = (state, &self.exchange) {
+                let mut body = decoder.into_inner();
+                transport::drain_after_done(&mut body, exchange);
+            }
         }
+        self.exchange = None;
         self.state = state;
         self.cancel.detach();
     }

@@ -165,6 +165,8 @@ fn headers_timeout_then_success_on_the_retry() {
     assert!(error.is_none(), "{error:?}");
     assert_eq!(tokens.concat(), "late but fine");
     drop(stream);
+    // The answered connection stays in the pool until the client goes.
+    drop(client);
     assert_released(&server);
 }
 
@@ -930,6 +932,9 @@ fn a_408_and_a_409_are_retried() {
     assert_eq!(stream.attempts(), 3);
     assert_eq!(drain(&mut stream).0.concat(), "third time");
     drop(stream);
+    // Read to their ends, the error responses left the connection reusable: the client
+    // keeps it for the next request until the client goes.
+    drop(client);
     assert_released(&server);
 }
 
@@ -945,6 +950,9 @@ fn http_errors_release_the_connection() {
         assert_eq!(error.http_status(), Some(401));
         assert_eq!(error.message(), "HTTP 401: bad key");
     }
+    // Each error body was read to its end, so one connection served all three.
+    assert_eq!(server.connections(), 1);
+    drop(client);
     assert_released(&server);
 }
 

@@ -147,12 +147,6 @@ impl Exchange {
         self.reused.load(Ordering::Acquire) && !self.received.load(Ordering::Acquire)
     }
 
-    /// Whether the connection serving the exchange came from the pool.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub fn reused(&self) -> bool {
-        self.reused.load(Ordering::Acquire)
-    }
-
     /// The timeout for the next read or write, with this exchange's limits applied.
     fn limit(&self, mut timeout: NextTimeout, read: bool) -> NextTimeout {
         if read {
@@ -340,6 +334,9 @@ fn cancelled_io() -> ureq::Error {
     ))
 }
 
+/// What [`ConnectionDetails::register_shutdown`] holds.
+type RegisterSocket = dyn Fn(Weak<dyn ShutdownHandle>) -> Result<(), ureq::Error> + Send + Sync;
+
 /// Wraps a connector chain: collects the sockets each connection's connectors register
 /// (for [`Agent::shutdown`](ureq::Agent::shutdown)), so that one stream's cancel can
 /// shut down its own connection only, and wraps the connection in [`PooledTransport`].
@@ -364,9 +361,7 @@ impl<C: Connector> Connector for Pooled<C> {
         let agent_register = Arc::clone(&details.register_shutdown);
         let socket_lease = Arc::clone(&lease);
         let cancel = exchange.as_ref().map(|e| e.cancel.clone());
-        let register_shutdown: Arc<
-            dyn Fn(Weak<dyn ShutdownHandle>) -> Result<(), ureq::Error> + Send + Sync,
-        > = Arc::new(move |socket: Weak<dyn ShutdownHandle>| {
+        let register_shutdown: Arc<RegisterSocket> = Arc::new(move |socket: Weak<dyn ShutdownHandle>| {
             agent_register(socket.clone())?;
             socket_lease.add_socket(socket);
             // A cancel that came before the socket was in the lease saw no socket to shut.

@@ -361,15 +361,16 @@ impl<C: Connector> Connector for Pooled<C> {
         let agent_register = Arc::clone(&details.register_shutdown);
         let socket_lease = Arc::clone(&lease);
         let cancel = exchange.as_ref().map(|e| e.cancel.clone());
-        let register_shutdown: Arc<RegisterSocket> = Arc::new(move |socket: Weak<dyn ShutdownHandle>| {
-            agent_register(socket.clone())?;
-            socket_lease.add_socket(socket);
-            // A cancel that came before the socket was in the lease saw no socket to shut.
-            match &cancel {
-                Some(cancel) if cancel.is_cancelled() => Err(cancelled_io()),
-                _ => Ok(()),
-            }
-        });
+        let register_shutdown: Arc<RegisterSocket> =
+            Arc::new(move |socket: Weak<dyn ShutdownHandle>| {
+                agent_register(socket.clone())?;
+                socket_lease.add_socket(socket);
+                // A cancel that came before the socket was in the lease saw no socket to shut.
+                match &cancel {
+                    Some(cancel) if cancel.is_cancelled() => Err(cancelled_io()),
+                    _ => Ok(()),
+                }
+            });
         let timeout = match &exchange {
             Some(exchange) => exchange.limit(details.timeout, false),
             None => details.timeout,

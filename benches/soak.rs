@@ -5,8 +5,7 @@
 //! `cargo bench --bench soak` (or `-- THREADS STREAMS_PER_THREAD`). It asserts like the
 //! test: every outcome as expected, descriptors back to the start, RSS near it.
 
-#[path = "../tests/robustness_soak.rs"]
-#[allow(dead_code)]
+#[path = "../tests/soak.rs"]
 mod soak;
 
 fn main() {

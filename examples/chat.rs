@@ -195,12 +195,12 @@ fn parse_param(text: &str) -> Result<(String, Value), UsageError> {
 
 fn run(options: &Options) -> Result<(), Failure> {
     if let Some(name) = &options.resolve_model {
-        println!("{}", upstage::get_model(name));
+        println!("{}", upstage::web_demo::resolve_model(name));
         return Ok(());
     }
     let request = build_request(options)?;
     if options.print_prompt {
-        let prompt = upstage::format_prompt(request.messages())?;
+        let prompt = upstage::web_demo::format_prompt(request.messages())?;
         return write_out(&prompt).map_err(Failure::Chat);
     }
     let client = build_client(options)?.build()?;
@@ -273,8 +273,8 @@ fn build_client(options: &Options) -> Result<ClientBuilder, Failure> {
         builder = builder.flavor(Flavor::WebDemo);
     }
     match options.proxy.as_deref() {
-        Some("none") => builder = builder.proxy(None),
-        Some(url) => builder = builder.proxy(Some(url)),
+        Some("none") => builder = builder.proxy(upstage::Proxy::Disabled),
+        Some(url) => builder = builder.proxy(upstage::Proxy::Url(url.to_owned())),
         None => {}
     }
     let mut timeouts = upstage::Timeouts::default();
@@ -316,7 +316,7 @@ fn print_tokens(mut stream: ChatStream) -> Result<(), Failure> {
 fn print_events(options: &Options, mut stream: ChatStream) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
     let mut wrote = false;
-    while let Some(delta) = stream.next_event() {
+    while let Some(delta) = stream.next_delta() {
         let delta = delta?;
         wrote |= print_delta(options, &mut out, &delta)?;
     }
@@ -413,12 +413,7 @@ fn completion_deltas(completion: &ChatCompletion) -> Vec<Delta> {
         }
     }
     for call in &completion.tool_calls {
-        deltas.push(Delta::ToolCall(upstage::ToolCallDelta {
-            index: call.index,
-            id: Some(call.id.clone()),
-            name: Some(call.name.clone()),
-            arguments: call.arguments.clone(),
-        }));
+        deltas.push(Delta::ToolCall(upstage::ToolCallDelta::whole(call)));
     }
     if let Some(reason) = &completion.finish_reason {
         deltas.push(Delta::Finish(reason.clone()));

@@ -13,8 +13,18 @@
  *    when not, is filled on every return.
  *  - A panic inside the library never crosses into C: it becomes UPSTAGE_ERR_PANIC (or a
  *    NULL return).
- *  - A client is immutable and thread-safe; a request, stream or builder is used by one
- *    thread at a time, except upstage_stream_cancel, callable from any thread.
+ *  - Ownership: every handle (`upstage_client_builder`, `upstage_client`, `upstage_request`,
+ *    `upstage_stream`, `upstage_completion`, `upstage_cancel_token`) is owned by the caller
+ *    that received it and is freed exactly once with its `upstage_*_free`, except a builder
+ *    given to upstage_client_builder_build, which consumes it. A function taking a handle
+ *    only borrows it for the call. Text returned by the library is borrowed (from a handle,
+ *    for the time its documentation says, or static): never free it.
+ *  - Threads: a client, a completion and a cancel token are thread-safe; a builder, request
+ *    or stream is used by one thread at a time, except upstage_stream_cancel, callable from
+ *    any thread.
+ *  - A callback returns UPSTAGE_CONTINUE (0) to go on, UPSTAGE_STOP (or any non-zero value)
+ *    to stop; it runs on the calling thread and must not unwind (no C++ exception, no
+ *    longjmp) through the library.
  *  - No thread-local "last error": errors travel only through upstage_error.
  *  - Link (Linux): shared `-lupstage`; static `libupstage.a -lgcc_s -lutil -lrt -lpthread -lm
  *    -ldl -lc`; or `pkg-config --cflags --libs upstage` (`upstage-static` for static).
@@ -78,47 +88,90 @@
 #define UPSTAGE_LIMIT_ERROR_BODY 2
 
 /**
- * Cancels a stream before it exists: pass it to `upstage_stream_open_cancellable`, then
- * call `upstage_cancel_token_cancel` from any thread to stop the connection attempt, a
- * retry's wait, the wait for headers, or the stream opened with it. Thread-safe.
+ * An `upstage_token_callback` result: go on with the next token.
+ */
+#define UPSTAGE_CONTINUE 0
+
+/**
+ * An `upstage_token_callback` result: stop the stream (`upstage_chat_stream` closes the
+ * connection and returns `UPSTAGE_ERR_CANCELLED`). Any other non-zero value stops too.
+ */
+#define UPSTAGE_STOP 1
+
+/**
+ * Cancels a stream before it exists: pass it to `upstage_stream_open_cancellable` (or
+ * `upstage_chat_complete_cancellable`), then call `upstage_cancel_token_cancel` from any
+ * thread to stop the connection attempt, a retry's wait, the wait for headers, or the stream
+ * opened with it.
+ *
+ * Ownership: `upstage_cancel_token_new` hands out a token that the caller owns; free it with
+ * `upstage_cancel_token_free` once no thread will cancel with it any more. Opening with it
+ * only borrows it for the call.
+ *
+ * Threads: thread-safe; `upstage_cancel_token_cancel` may be called from any thread.
  */
 typedef struct upstage_cancel_token upstage_cancel_token;
 
 /**
- * A configured client: immutable and thread-safe. Share one across threads and streams;
- * free it with `upstage_client_free` after the last call that uses it has returned (streams
- * opened from it stay valid: they keep what they need).
+ * A configured client.
+ *
+ * Ownership: `upstage_client_builder_build` hands out a client that the caller owns; free it
+ * with `upstage_client_free` after the last call that uses it has returned. Functions that
+ * take a `const upstage_client *` only borrow it for the call. Streams and completions made
+ * with it keep what they need, so they stay valid after the client is freed.
+ *
+ * Threads: immutable and thread-safe; any number of threads may use one client at once.
  */
 typedef struct upstage_client upstage_client;
 
 /**
- * Configures a client. Created by `upstage_client_builder_new`, consumed by
- * `upstage_client_builder_build` (or abandoned with `upstage_client_builder_free`).
- * Use from one thread at a time.
+ * Configures a client.
+ *
+ * Ownership: `upstage_client_builder_new` hands out a builder that the caller owns. The
+ * setters only borrow it. Give it back exactly once: to `upstage_client_builder_build`,
+ * which always consumes it (success or not), or to `upstage_client_builder_free`.
+ *
+ * Threads: one thread at a time.
  */
 typedef struct upstage_client_builder upstage_client_builder;
 
 /**
- * A whole answer from `upstage_chat_complete`: immutable, so it may be read from several
- * threads at once. Every text it hands out is NUL-terminated and borrowed from it, valid
- * until `upstage_completion_free`.
+ * A whole answer from `upstage_chat_complete`.
+ *
+ * Ownership: `upstage_chat_complete` and `upstage_chat_complete_cancellable` hand out a
+ * completion that the caller owns; free it with `upstage_completion_free`. Every text it
+ * hands out is NUL-terminated and borrowed from it, valid until that free: never free a
+ * text, copy it to keep it longer.
+ *
+ * Threads: immutable, so any number of threads may read it at once.
  */
 typedef struct upstage_completion upstage_completion;
 
 /**
- * A chat request: model, messages and body parameters. Use from one thread at a time;
- * sending it (`upstage_stream_open`, `upstage_chat_stream`, `upstage_chat_complete`) only
- * reads it, so it can be sent again.
+ * A chat request: model, messages and body parameters.
+ *
+ * Ownership: `upstage_request_new` and `upstage_request_from_json` hand out a request that
+ * the caller owns; free it with `upstage_request_free`. Sending it (`upstage_stream_open`,
+ * `upstage_chat_stream`, `upstage_chat_complete`) only borrows it for the call, so it can be
+ * sent again, and freed while a stream opened with it is still being read.
+ *
+ * Threads: one thread at a time.
  */
 typedef struct upstage_request upstage_request;
 
 /**
- * An open streaming answer. Created by `upstage_stream_open`, freed by
- * `upstage_stream_free` (which closes the connection).
+ * An open streaming answer.
  *
- * One thread at a time may call functions on a stream, except `upstage_stream_cancel`,
- * which any thread may call at any time before `upstage_stream_free` starts, even while
- * `upstage_stream_next` is blocked.
+ * Ownership: `upstage_stream_open` and `upstage_stream_open_cancellable` hand out a stream
+ * that the caller owns; free it with `upstage_stream_free`, which closes the connection.
+ * The texts it hands out are borrowed from it, never freed by the caller: a token or event
+ * is valid until the next `upstage_stream_next` or `upstage_stream_next_event` on it (or its
+ * free); `upstage_stream_finish_reason`, `upstage_stream_model` and
+ * `upstage_stream_request_id` until its free.
+ *
+ * Threads: one thread at a time may call functions on a stream, except
+ * `upstage_stream_cancel`, which any thread may call at any time before
+ * `upstage_stream_free` starts, even while `upstage_stream_next` is blocked.
  */
 typedef struct upstage_stream upstage_stream;
 
@@ -129,9 +182,12 @@ typedef struct upstage_stream upstage_stream;
 typedef int32_t upstage_status;
 
 /**
- * What went wrong. Allocated by the caller (on the stack is fine); every `err` argument may
- * be NULL. When non-NULL it is written on every return: `status` is the returned status,
- * `http_status` and `message` describe an error (0 and "" on success).
+ * What went wrong.
+ *
+ * Ownership: allocated and owned by the caller (on the stack is fine); the library only
+ * writes it, and keeps no pointer to it. Every `err` argument may be NULL. When non-NULL it
+ * is written on every return: `status` is the returned status, `http_status` and `message`
+ * describe an error (0 and "" on success).
  */
 typedef struct upstage_error {
     /**
@@ -219,11 +275,12 @@ typedef struct upstage_event {
 } upstage_event;
 
 /**
- * Receives one content token of `upstage_chat_stream`: `text` is NUL-terminated UTF-8
- * borrowed for the duration of the call, `len` its length without the NUL. Return 0 to go
- * on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`). It must not unwind
- * through the library (no C++ exception, no `longjmp` out of it): catch inside and return
- * non-zero instead.
+ * Receives one content token of `upstage_chat_stream`, on the thread that called it: `text`
+ * is NUL-terminated UTF-8 borrowed for the duration of the call (copy it to keep it), `len`
+ * its length without the NUL. Return `UPSTAGE_CONTINUE` (0) to go on, `UPSTAGE_STOP` (or
+ * any non-zero value) to stop; `upstage_chat_stream` then returns `UPSTAGE_ERR_CANCELLED`.
+ * It must not unwind through the library (no C++ exception, no `longjmp` out of it): catch
+ * inside and return `UPSTAGE_STOP` instead.
  */
 typedef int32_t (*upstage_token_callback)(void *userdata, const char *text, size_t len);
 
@@ -357,7 +414,7 @@ const char *upstage_version(void);
 const char *upstage_status_name(int32_t status);
 
 /**
- * Resolves a model name like the seed's `get_model`: an exact (case-sensitive) name of the
+ * Resolves a model name like g4f's Upstage provider (`get_model`): an exact (case-sensitive) name of the
  * catalog is returned as is, an alias (`"solar-mini"`) returns its target, anything else
  * (NULL, empty, unknown, invalid UTF-8) returns the web demo's default, `"solar-pro"`.
  * Pure, no I/O. The result has static storage (never free it) and is never NULL.
@@ -369,18 +426,19 @@ const char *upstage_status_name(int32_t status);
 const char *upstage_resolve_model(const char *name);
 
 /**
- * The number of models in the seed catalog (3).
+ * The number of models in the legacy web demo's catalog (3).
  */
 size_t upstage_model_count(void);
 
 /**
- * The catalog's model at `index` (0-based, in the seed's order), or NULL when `index` is out
+ * The catalog's model at `index` (0-based, in the order of g4f's Upstage provider), or NULL when `index` is out
  * of range. Static storage: never free it.
  */
 const char *upstage_model_at(size_t index);
 
 /**
- * Flattens a conversation into one prompt exactly like the seed's `format_prompt`.
+ * Flattens a conversation into one prompt exactly like g4f's Upstage provider
+ * (`format_prompt`), for the legacy web demo.
  *
  * `messages_json` is a JSON array of `{"role": ..., "content": ...}` objects. On success
  * `*out_len` receives the full length of the prompt in bytes (without the NUL) and, when
@@ -437,8 +495,8 @@ upstage_status upstage_client_builder_set_base_url(struct upstage_client_builder
                                                    const char *url);
 
 /**
- * Selects the seed's web demo flavor (`on` true) or the official API flavor (false, the
- * default).
+ * Selects the legacy web demo flavor, the endpoint g4f's Upstage provider uses (`on` true),
+ * or the official API flavor (false, the default).
  * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
  *
  * # Safety
@@ -526,9 +584,10 @@ upstage_status upstage_client_builder_set_limit(struct upstage_client_builder *b
 
 /**
  * Checks the configuration and builds the client; no I/O except reading a CA file.
- * Always consumes `b`, success or not: do not use or free it afterwards.
- * @param out receives the new client on success (untouched otherwise); free it with
- *        `upstage_client_free`.
+ * Takes ownership of `b` and always frees it, success or not: do not use or free it
+ * afterwards.
+ * @param out receives the new client on success (untouched otherwise); the caller owns it
+ *        and frees it with `upstage_client_free`.
  * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (bad URL,
  *         proxy or CA file; no API key for the official API).
  *
@@ -541,7 +600,8 @@ upstage_status upstage_client_builder_build(struct upstage_client_builder *b,
                                             struct upstage_error *err);
 
 /**
- * Frees a builder that will not be built. NULL is a no-op.
+ * Frees a builder that will not be built (not one given to `upstage_client_builder_build`,
+ * which already freed it). NULL is a no-op.
  *
  * # Safety
  *
@@ -550,7 +610,7 @@ upstage_status upstage_client_builder_build(struct upstage_client_builder *b,
 void upstage_client_builder_free(struct upstage_client_builder *b);
 
 /**
- * Frees a client. NULL is a no-op. Streams opened from it remain usable.
+ * Frees a client. NULL is a no-op. Streams and completions made with it remain usable.
  *
  * # Safety
  *
@@ -561,8 +621,8 @@ void upstage_client_free(struct upstage_client *c);
 /**
  * Sends `r` as a non-streaming request (`"stream": false`) and waits for the whole answer.
  * A server that streams anyway is drained into the same result. Blocks.
- * @param out receives the completion on success (untouched otherwise); free it with
- *        `upstage_completion_free`.
+ * @param out receives the completion on success (untouched otherwise); the caller owns it
+ *        and frees it with `upstage_completion_free`.
  * @return `UPSTAGE_OK` or an error, as `upstage_stream_open` and `upstage_stream_next`.
  *
  * # Safety
@@ -718,8 +778,9 @@ const char *upstage_completion_tool_call_arguments(const struct upstage_completi
 void upstage_completion_free(struct upstage_completion *c);
 
 /**
- * A new, empty request for `model` (copied). NULL or `""`: the client's default model
- * (the web demo resolves names with `upstage_resolve_model`). Free it with
+ * A new, empty request for `model` (copied), e.g. `"solar-pro4"` or `"solar-mini4"`. NULL
+ * or `""`: the client's default model (the legacy web demo resolves names with
+ * `upstage_resolve_model`). The caller owns the request and frees it with
  * `upstage_request_free`.
  * @return the request, or NULL when `model` is not valid UTF-8.
  *
@@ -764,8 +825,8 @@ upstage_status upstage_request_set_param(struct upstage_request *r,
 /**
  * Parses a whole request body: `{"model": ..., "messages": [...], ...}` (`messages`
  * required, `model` optional, `stream` ignored, every other field kept).
- * @param out receives the new request on success (untouched otherwise); free it with
- *        `upstage_request_free`.
+ * @param out receives the new request on success (untouched otherwise); the caller owns it
+ *        and frees it with `upstage_request_free`.
  * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
@@ -786,7 +847,8 @@ upstage_status upstage_request_from_json(const char *body_json,
 void upstage_request_free(struct upstage_request *r);
 
 /**
- * A new cancel token. Free it with `upstage_cancel_token_free`. NULL only on a panic.
+ * A new cancel token, owned by the caller: free it with `upstage_cancel_token_free`. NULL
+ * only on a panic.
  */
 struct upstage_cancel_token *upstage_cancel_token_new(void);
 
@@ -815,8 +877,8 @@ void upstage_cancel_token_free(struct upstage_cancel_token *t);
 /**
  * Opens a stream: sends `r` with `c` (retrying as configured) and returns once the
  * response headers are in. Blocks. `c` and `r` are only read and may be freed afterwards.
- * @param out receives the stream on success (untouched otherwise); free it with
- *        `upstage_stream_free`.
+ * @param out receives the stream on success (untouched otherwise); the caller owns it and
+ *        frees it with `upstage_stream_free`.
  * @return `UPSTAGE_OK`, or an error: `UPSTAGE_ERR_NULL_ARGUMENT`,
  *         `UPSTAGE_ERR_INVALID_ARGUMENT` (e.g. no messages), `UPSTAGE_ERR_CONNECT`,
  *         `UPSTAGE_ERR_TIMEOUT`, `UPSTAGE_ERR_HTTP` (`err->http_status` set),
@@ -959,11 +1021,13 @@ void upstage_stream_free(struct upstage_stream *s);
 
 /**
  * Streams a whole answer through a callback (libcurl style): opens the stream, calls `cb`
- * once per content token on the calling thread, and returns when the stream ends. `cb` is
- * never retained after the return.
+ * once per content token on the calling thread, and returns when the stream ends or `cb`
+ * returns `UPSTAGE_STOP`. `c` and `r` are only borrowed; `cb` and `userdata` are never
+ * retained after the return.
  * @param userdata passed to `cb` unchanged (may be NULL).
  * @return `UPSTAGE_OK` when the stream finished normally; `UPSTAGE_ERR_CANCELLED` when
- *         `cb` returned non-zero (the connection is closed at once); any error of
+ *         `cb` returned `UPSTAGE_STOP` or another non-zero value (the connection is closed
+ *         at once); any error of
  *         `upstage_stream_open` or `upstage_stream_next`.
  *
  * # Safety

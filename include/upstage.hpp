@@ -2,7 +2,7 @@
  * upstage.hpp: header-only C++17 RAII wrapper over the C API of upstage.h.
  *
  *   upstage::Client client = upstage::Client::Builder().base_url("http://127.0.0.1:8000/v1").build();
- *   upstage::Request request("solar-pro2");
+ *   upstage::Request request("solar-pro4");
  *   request.add("user", "Hello!");
  *   upstage::Stream stream = client.stream(request);
  *   for (std::string_view token : stream) std::cout << token << std::flush;
@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -96,17 +97,17 @@ struct CompletionDeleter {
 /** Token counts (`upstage_usage`: reasoning_tokens and cached_tokens are -1 when unknown). */
 using Usage = upstage_usage;
 
-/** The seed's model resolution (`get_model`): never fails. */
+/** The legacy web demo's model resolution (g4f's Upstage provider, `get_model`): never fails. */
 inline std::string resolve_model(const std::string &name) { return upstage_resolve_model(name.c_str()); }
 
-/** The seed catalog, in order. */
+/** The legacy web demo's model catalog, in order. */
 inline std::vector<std::string> models() {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < upstage_model_count(); ++i) out.emplace_back(upstage_model_at(i));
     return out;
 }
 
-/** The seed's `format_prompt` over a JSON array of messages. */
+/** The legacy web demo's `format_prompt` (as g4f's Upstage provider) over a JSON array of messages. */
 inline std::string format_prompt(const std::string &messages_json) {
     upstage_error e = detail::blank_error();
     std::size_t len = 0;
@@ -336,7 +337,7 @@ public:
         Builder &api_key(const std::string &key) { detail::check(upstage_client_builder_set_api_key(b_.get(), key.c_str())); return *this; }
         /** The base URL (`{base}/chat/completions`). */
         Builder &base_url(const std::string &url) { detail::check(upstage_client_builder_set_base_url(b_.get(), url.c_str())); return *this; }
-        /** The seed's web demo flavor. */
+        /** The legacy web demo flavor (the endpoint g4f's Upstage provider uses). */
         Builder &web_demo(bool on) { detail::check(upstage_client_builder_set_web_demo(b_.get(), on)); return *this; }
         /** An explicit proxy URL. */
         Builder &proxy(const std::string &url) { detail::check(upstage_client_builder_set_proxy(b_.get(), url.c_str())); return *this; }
@@ -374,9 +375,11 @@ public:
         return Stream(s);
     }
 
-    /** Streams through a callback `bool(std::string_view token)`: return false to stop
-        (throws Error(UPSTAGE_ERR_CANCELLED)). An exception thrown by the callback stops the
-        stream and is rethrown here. */
+    /** Streams through a callback on this thread, one call per content token. The callback
+        is `bool(std::string_view token)` (true: go on, false: stop) or
+        `int32_t(std::string_view token)` (`UPSTAGE_CONTINUE`, or `UPSTAGE_STOP` / any
+        non-zero value to stop). Stopping throws Error(UPSTAGE_ERR_CANCELLED). An exception
+        thrown by the callback stops the stream and is rethrown here. */
     template <typename F>
     void chat(const Request &request, F &&on_token) const {
         struct Ctx {
@@ -386,10 +389,15 @@ public:
         auto trampoline = [](void *userdata, const char *text, std::size_t len) -> int32_t {
             Ctx *c = static_cast<Ctx *>(userdata);
             try {
-                return (*c->f)(std::string_view(text, len)) ? 0 : 1;
+                auto result = (*c->f)(std::string_view(text, len));
+                if constexpr (std::is_same_v<decltype(result), bool>) {
+                    return result ? UPSTAGE_CONTINUE : UPSTAGE_STOP;
+                } else {
+                    return static_cast<int32_t>(result);
+                }
             } catch (...) {
                 c->error = std::current_exception();
-                return 1;
+                return UPSTAGE_STOP;
             }
         };
         upstage_error e = detail::blank_error();

@@ -5,14 +5,29 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Cancels a stream from any thread, interrupting a read blocked on a silent server at once.
+/// Cancels a stream, or a request that has not produced a stream yet, from any thread.
 ///
-/// Cancelling sets a flag and shuts down the socket the stream is using at that moment
-/// (a pooled connection serving another stream is never touched), so a blocked `read`
-/// returns straight away and the stream reports
-/// [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled); that connection is closed, never
-/// reused. Cancelling before the request is sent, or during a retry's wait, stops it too.
-/// Cloning shares the same cancellation.
+/// A `CancelHandle` is `Send + Sync + Clone`; get one from [`ChatStream::cancel_handle`](crate::ChatStream::cancel_handle), or
+/// create one and pass it to [`Client::stream_with_cancel`](crate::Client::stream_with_cancel) or
+/// [`Client::complete_with_cancel`](crate::Client::complete_with_cancel) before the request is sent.
+///
+/// - Cancelling shuts down the connection the stream is using at that moment, so a read
+///   blocked on a silent server returns at once: plain, through TLS, or through a SOCKS5 or
+///   HTTP proxy. That connection is closed, never reused; a pooled connection that has
+///   moved on to another stream is never touched. The
+///   stream then reports [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), never `Truncated` or `Io`.
+/// - Cancelling while the request waits for its response headers, or during the wait before
+///   a retry, stops it at once with `Cancelled`. A handle cancelled before the call sends
+///   nothing at all.
+/// - One handle may be given to several requests: cancelling it interrupts all of them.
+/// - Cancelling after the stream completed changes nothing.
+/// - A TCP connect in progress cannot be interrupted: it ends within the connect timeout,
+///   and the result is then `Cancelled`.
+///
+/// Dropping a [`ChatStream`](crate::ChatStream) needs no handle: it closes the connection at once. A stream
+/// that reached its end leaves its connection to the client for reuse when the rest of the
+/// response was already there (or came within a short grace), and closes it otherwise: the
+/// client never waits for the server.
 ///
 /// ```
 /// let handle = upstage::CancelHandle::new();
@@ -23,9 +38,11 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Default)]
 pub struct CancelHandle {
     state: Arc<State>,
-    /// The slot this copy registers its sockets under, so that its stream forgets its own
-    /// sockets only (one handle may be given to several streams).
+    /// The slot this copy registers its connections under, so that its stream forgets its
+    /// own connections only (one handle may be given to several streams).
     slot: Option<u64>,
+    /// Whether [`detach`](CancelHandle::detach) forgets the slot's registrations.
+    owns_slot: bool,
 }
 
 /// Something a cancel interrupts: the socket of one request on one connection.
@@ -81,6 +98,7 @@ impl CancelHandle {
         Some(CancelHandle {
             state: Arc::clone(&self.state),
             slot: Some(slot),
+            owns_slot: true,
         })
     }
 
@@ -103,19 +121,20 @@ impl CancelHandle {
         true
     }
 
-    /// A copy sharing the cancellation but owning no slot: dropping a stream that holds
-    /// it forgets nothing.
+    /// A copy registering under the same slot without owning it: dropping a stream that
+    /// holds it forgets nothing; the owner's [`detach`](CancelHandle::detach) forgets it all.
     pub(crate) fn unslotted(&self) -> CancelHandle {
         CancelHandle {
             state: Arc::clone(&self.state),
-            slot: None,
+            slot: self.slot,
+            owns_slot: false,
         }
     }
 
     /// Forgets what this copy registered, so that a handle kept by the caller neither
     /// keeps it alive nor interrupts a connection that has moved on to another stream.
     pub(crate) fn detach(&self) {
-        let Some(slot) = self.slot else {
+        let Some(slot) = self.slot.filter(|_| self.owns_slot) else {
             return;
         };
         self.state

@@ -1,8 +1,8 @@
-//! [`Client`] and [`ClientBuilder`]: where requests go, how they are sent, retried and
-//! turned into a [`ChatStream`].
+//! [`Client`](crate::Client) and [`ClientBuilder`](crate::ClientBuilder): where requests go and how they are sent; the retry
+//! loop ([`retry`](crate::retry)) decides when to send again, and the answer becomes a
+//! [`ChatStream`](crate::ChatStream).
 
 use std::fmt;
-use std::io::{Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,106 +13,18 @@ use ureq::unversioned::resolver::DefaultResolver;
 use ureq::Agent;
 
 use crate::cancel::CancelHandle;
-use crate::chunk;
 use crate::completion::ChatCompletion;
-use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
-use crate::models;
+use crate::config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
+use crate::error::{Error, Result};
 use crate::request::ChatRequest;
-use crate::retry;
-use crate::stream::{body_io_error, Body, ChatStream};
+use crate::response::{self, Body, BodyKind};
+use crate::retry::{self, Budget, Failure};
+use crate::stream::{ChatStream, Reopen};
 use crate::transport::{self, Exchange, ExchangeBody, Pooling};
-
-/// The official Upstage API.
-pub const DEFAULT_BASE_URL: &str = "https://api.upstage.ai/v1";
-/// The seed's undocumented web-demo host (dead upstream; see [`WORKING`](crate::WORKING)).
-pub const WEB_DEMO_BASE_URL: &str = "https://ap-northeast-2.apistage.ai/v1";
+use crate::web_demo;
 
 /// The `User-Agent` of the `Api` flavor.
 const USER_AGENT: &str = concat!("upstage-rs/", env!("CARGO_PKG_VERSION"));
-
-/// The exact headers the seed sent to the web demo, in its order.
-const WEB_DEMO_HEADERS: [(&str, &str); 16] = [
-    ("accept", "*/*"),
-    ("accept-language", "en-US,en;q=0.9"),
-    ("cache-control", "no-cache"),
-    ("content-type", "application/json"),
-    ("dnt", "1"),
-    ("origin", "https://console.upstage.ai"),
-    ("pragma", "no-cache"),
-    ("priority", "u=1, i"),
-    ("referer", "https://console.upstage.ai/"),
-    ("sec-ch-ua", "\"Not?A_Brand\";v=\"99\", \"Chromium\";v=\"130\""),
-    ("sec-ch-ua-mobile", "?0"),
-    ("sec-ch-ua-platform", "\"Linux\""),
-    ("sec-fetch-dest", "empty"),
-    ("sec-fetch-mode", "cors"),
-    ("sec-fetch-site", "cross-site"),
-    (
-        "user-agent",
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
-    ),
-];
-
-/// Which server dialect to speak.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Flavor {
-    /// The official Upstage API or any OpenAI-compatible server: bearer auth, messages as
-    /// given, invalid JSON chunks are errors.
-    #[default]
-    Api,
-    /// The seed's web demo: its 16 browser headers, no auth, the conversation flattened
-    /// into one user message, the model resolved with [`get_model`](crate::get_model),
-    /// invalid JSON chunks skipped.
-    WebDemo,
-}
-
-/// Timeouts; `None` means no limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Establishing the connection (TCP, proxy, TLS). Default 10 s.
-    pub connect: Option<Duration>,
-    /// From sending the request to the end of the response headers. Default 600 s:
-    /// reasoning models may think before answering.
-    pub headers: Option<Duration>,
-    /// Between two reads of the body; any byte, keep-alive comments too, restarts it.
-    /// Default 300 s.
-    pub idle: Option<Duration>,
-    /// The whole request, body included. Default none: long answers are not cut.
-    pub total: Option<Duration>,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Some(Duration::from_secs(10)),
-            headers: Some(Duration::from_secs(600)),
-            idle: Some(Duration::from_secs(300)),
-            total: None,
-        }
-    }
-}
-
-/// Size limits that keep a hostile or broken server from exhausting memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The longest SSE line. Default 4 MiB.
-    pub max_line: usize,
-    /// The largest SSE event (joined `data` lines), and the largest non-streamed JSON
-    /// answer. Default 16 MiB.
-    pub max_event: usize,
-    /// How much of an HTTP error body is read for its message. Default 64 KiB.
-    pub max_error_body: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_line: 4 << 20,
-            max_event: 16 << 20,
-            max_error_body: 64 << 10,
-        }
-    }
-}
 
 /// An API key that never shows itself in `Debug` output.
 #[derive(Clone)]
@@ -124,22 +36,11 @@ impl fmt::Debug for ApiKey {
     }
 }
 
-/// How the proxy is chosen.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-enum ProxyChoice {
-    /// `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (and `NO_PROXY`) from the environment.
-    #[default]
-    FromEnvironment,
-    /// No proxy, whatever the environment says.
-    Disabled,
-    /// This proxy (`http://`, `socks5://`, `socks5h://`, with optional credentials).
-    Url(String),
-}
-
-/// Configures a [`Client`].
+/// Configures a [`Client`](crate::Client).
 ///
-/// [`ClientBuilder::new`] starts from the defaults alone; [`ClientBuilder::from_env`] also
+/// [`ClientBuilder::new`](crate::ClientBuilder::new) starts from the defaults alone; [`ClientBuilder::from_env`](crate::ClientBuilder::from_env) also
 /// reads `UPSTAGE_API_KEY`, `UPSTAGE_BASE_URL` and `UPSTAGE_MODEL`.
+#[must_use = "a builder does nothing until it is used"]
 #[derive(Clone, Debug, Default)]
 pub struct ClientBuilder {
     api_key: Option<ApiKey>,
@@ -147,7 +48,7 @@ pub struct ClientBuilder {
     env_base_url: Option<String>,
     flavor: Flavor,
     default_model: Option<String>,
-    proxy: ProxyChoice,
+    proxy: Proxy,
     timeouts: Timeouts,
     max_retries: Option<u32>,
     ca_file: Option<PathBuf>,
@@ -199,14 +100,10 @@ impl ClientBuilder {
         self
     }
 
-    /// An explicit proxy (`http://`, `socks5://` or `socks5h://`, credentials allowed);
-    /// `None` disables proxies, the environment's included. Without this call the
-    /// environment decides.
-    pub fn proxy(mut self, url: Option<&str>) -> ClientBuilder {
-        self.proxy = match url {
-            Some(url) => ProxyChoice::Url(url.to_owned()),
-            None => ProxyChoice::Disabled,
-        };
+    /// How to reach the server: [`Proxy::FromEnv`](crate::Proxy::FromEnv) (the default), [`Proxy::Disabled`](crate::Proxy::Disabled) or an
+    /// explicit [`Proxy::Url`](crate::Proxy::Url).
+    pub fn proxy(mut self, proxy: Proxy) -> ClientBuilder {
+        self.proxy = proxy;
         self
     }
 
@@ -240,13 +137,37 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times a failed attempt is retried before the first token. Default 2.
+    /// How many more attempts after the first (default 2; CLI `--retries`). `0` tries once.
+    ///
+    /// A request is retried **only before the first token**, after:
+    ///
+    /// - a connect error, a connect timeout or a headers timeout;
+    /// - a connection closed or reset before the response;
+    /// - HTTP 408, 409, 429 and 5xx, except a 429 whose error code or type is
+    ///   `insufficient_quota`;
+    /// - a 200 whose body is cut off (reset, closed, incomplete) before anything reached the
+    ///   caller: the stream keeps the request until it hands out its first token or delta, and
+    ///   sends it again on the same budget, waits and deadline.
+    ///
+    /// The server's `x-should-retry: true` or `false` header wins over all of the above. Anything
+    /// after the first token, and an idle or total timeout, is never retried.
+    ///
+    /// The wait before a retry is the server's `retry-after-ms`, else `retry-after` (seconds or
+    /// an HTTP date), honoured up to 120 s; a longer requested wait fails at once, with the wait
+    /// in the message and in [`Error::retry_after`](crate::Error::retry_after). Without either header the wait is
+    /// `min(0.5 × 2^n, 8)` seconds minus up to 25 % jitter. No retry starts whose wait would end
+    /// after the total timeout (see [`Timeouts`](crate::Timeouts)). [`ChatStream::attempts`](crate::ChatStream::attempts) and
+    /// [`Error::attempts`](crate::Error::attempts) say how many attempts were made.
     pub fn max_retries(mut self, retries: u32) -> ClientBuilder {
         self.max_retries = Some(retries);
         self
     }
 
-    /// Trust the certificates in this PEM file instead of the bundled web roots.
+    /// Trusts the certificates of this PEM file **instead of** the bundled Mozilla roots
+    /// (CLI `--ca-file`). A file that cannot be read or holds no certificate is
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) from [`build`](ClientBuilder::build). Without this call
+    /// the bundled roots are used. A server whose certificate does not verify is
+    /// [`ErrorKind::Connect`](crate::ErrorKind::Connect), with a message starting `TLS certificate verification failed`.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> ClientBuilder {
         self.ca_file = Some(path.into());
         self
@@ -258,14 +179,50 @@ impl ClientBuilder {
         self
     }
 
+    /// How many idle keep-alive connections the client keeps per host for later requests
+    /// (default 4); `0` turns connection reuse off, like
+    /// [`connection_reuse(false)`](ClientBuilder::connection_reuse).
+    ///
+    /// A client and its clones share one pool, across threads. A connection goes back to
+    /// the pool only when its response was read to the end: after `[DONE]`, the rest of the
+    /// body is read only if it is already there or arrives within a short grace, never
+    /// waited for. A cancelled, failed, timed-out or dropped stream closes its connection.
+    /// A pooled connection the server closed while it was idle is noticed, and the request
+    /// goes out again on a new connection without counting as a retry (only when nothing
+    /// of the response had arrived). More streams at once than this open more connections;
+    /// the extra ones are closed when their streams end.
+    pub fn max_idle_connections_per_host(mut self, connections: usize) -> ClientBuilder {
+        self.pooling.max_idle_per_host = connections;
+        self
+    }
+
+    /// How long an idle connection is kept for reuse (default 30 s); an older one is closed
+    /// instead of reused.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.pooling.idle_timeout = timeout;
+        self
+    }
+
+    /// Whether connections are kept for reuse (the default). `false` opens a new connection
+    /// for every request and closes it at the end; `true` restores the default number of
+    /// idle connections if [`max_idle_connections_per_host`](ClientBuilder::max_idle_connections_per_host)
+    /// set none.
+    pub fn connection_reuse(mut self, enabled: bool) -> ClientBuilder {
+        if !enabled {
+            self.pooling.max_idle_per_host = 0;
+        } else if self.pooling.max_idle_per_host == 0 {
+            self.pooling.max_idle_per_host = Pooling::default().max_idle_per_host;
+        }
+        self
+    }
+
     /// Checks the configuration and builds the client. No I/O except reading the CA file.
     pub fn build(self) -> Result<Client> {
         let base = self.resolved_base_url();
         let endpoint = endpoint(&base, self.flavor)?;
         let auth = self.authorization(&base)?;
-        let config = self.agent_config()?;
         let agent = Agent::with_parts(
-            config,
+            self.agent_config()?,
             transport::pooled_connector(),
             DefaultResolver::default(),
         );
@@ -276,7 +233,7 @@ impl ClientBuilder {
                 auth,
                 default_model: self
                     .default_model
-                    .unwrap_or_else(|| models::API_DEFAULT_MODEL.to_owned()),
+                    .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
                 timeouts: self.timeouts,
                 limits: self.limits,
                 max_retries: self.max_retries.unwrap_or(2),
@@ -288,7 +245,7 @@ impl ClientBuilder {
     fn resolved_base_url(&self) -> String {
         let fallback = match self.flavor {
             Flavor::Api => self.env_base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
-            Flavor::WebDemo => WEB_DEMO_BASE_URL,
+            Flavor::WebDemo => web_demo::BASE_URL,
         };
         self.base_url.as_deref().unwrap_or(fallback).to_owned()
     }
@@ -316,35 +273,11 @@ impl ClientBuilder {
         Ok(Some(ApiKey(format!("Bearer {key}"))))
     }
 
-    /// Idle keep-alive connections kept per host for reuse by later requests; 0 turns
-    /// connection reuse off. Default 4.
-    pub fn max_idle_connections_per_host(mut self, connections: usize) -> ClientBuilder {
-        self.pooling.max_idle_per_host = connections;
-        self
-    }
-
-    /// How long an idle connection is kept for reuse. Default 30 s.
-    pub fn pool_idle_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.pooling.idle_timeout = timeout;
-        self
-    }
-
-    /// Whether connections are kept for reuse (the default). `false` opens a new
-    /// connection for every request.
-    pub fn connection_reuse(mut self, enabled: bool) -> ClientBuilder {
-        if !enabled {
-            self.pooling.max_idle_per_host = 0;
-        } else if self.pooling.max_idle_per_host == 0 {
-            self.pooling.max_idle_per_host = Pooling::default().max_idle_per_host;
-        }
-        self
-    }
-
     fn agent_config(&self) -> Result<ureq::config::Config> {
         let proxy = match &self.proxy {
-            ProxyChoice::FromEnvironment => ureq::Proxy::try_from_env(),
-            ProxyChoice::Disabled => None,
-            ProxyChoice::Url(url) => Some(
+            Proxy::FromEnv => ureq::Proxy::try_from_env(),
+            Proxy::Disabled => None,
+            Proxy::Url(url) => Some(
                 ureq::Proxy::new(url)
                     .map_err(|e| Error::invalid_argument(format!("invalid proxy URL: {e}")))?,
             ),
@@ -352,6 +285,8 @@ impl ClientBuilder {
         let mut builder = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // The total timeout spans every attempt and wait: each exchange applies what is
+            // left of it (see `transport::Exchange`).
             .timeout_connect(self.timeouts.connect)
             .timeout_recv_response(self.timeouts.headers)
             .input_buffer_size(transport::INPUT_BUFFER)
@@ -412,7 +347,7 @@ fn endpoint(base: &str, flavor: Flavor) -> Result<String> {
     }
     let path = match flavor {
         Flavor::Api => "/chat/completions",
-        Flavor::WebDemo => "/web/demo/chat/completions",
+        Flavor::WebDemo => web_demo::CHAT_PATH,
     };
     Ok(format!("{base}{path}"))
 }
@@ -423,7 +358,7 @@ fn endpoint(base: &str, flavor: Flavor) -> Result<String> {
 /// use upstage::{ChatRequest, Client, Message};
 ///
 /// let client = Client::from_env()?;
-/// let request = ChatRequest::new("solar-pro2").message(Message::user("Hello!"));
+/// let request = ChatRequest::new("solar-pro4").message(Message::user("Hello!"));
 /// for token in client.stream(&request)? {
 ///     print!("{}", token?);
 /// }
@@ -442,7 +377,8 @@ struct Inner {
     timeouts: Timeouts,
     limits: Limits,
     max_retries: u32,
-    /// One agent for every request: its pool keeps idle connections for reuse.
+    /// One agent for every request of the client and its clones: its pool keeps idle
+    /// connections for reuse.
     agent: Agent,
 }
 
@@ -520,9 +456,12 @@ impl Client {
         cancel: &CancelHandle,
     ) -> Result<ChatStream> {
         let inner = &*self.inner;
-        let body = request.body(inner.flavor, &inner.default_model, stream)?;
+        let body = match inner.flavor {
+            Flavor::Api => request.api_body(&inner.default_model, stream)?,
+            Flavor::WebDemo => web_demo::request_body(request, stream)?,
+        };
         let Some(cancel) = cancel.slotted() else {
-            return Err(cancelled());
+            return Err(Error::cancelled());
         };
         let resend = Resend {
             client: self.clone(),
@@ -533,7 +472,7 @@ impl Client {
         };
         match resend.attempts(&cancel, 0, None) {
             Ok(mut opened) => {
-                opened.keep_for_retry(resend);
+                opened.keep_for_retry(Box::new(resend));
                 Ok(opened)
             }
             Err(error) => {
@@ -545,6 +484,7 @@ impl Client {
         }
     }
 
+    /// Sends the request on a pooled connection, or on a new one when `fresh`.
     fn send(
         &self,
         body: &[u8],
@@ -563,7 +503,7 @@ impl Client {
         }
         match inner.flavor {
             Flavor::WebDemo => {
-                for (name, value) in WEB_DEMO_HEADERS {
+                for (name, value) in web_demo::HEADERS {
                     request = request.header(name, value);
                 }
             }
@@ -594,20 +534,20 @@ impl Client {
         cancel: &CancelHandle,
     ) -> Result<ChatStream> {
         let inner = &*self.inner;
-        let request_id = header(&response, "x-request-id");
-        let content_type = header(&response, "content-type").unwrap_or_default();
+        let request_id = response::header(&response, "x-request-id");
+        let content_type = response::header(&response, "content-type").unwrap_or_default();
         let reader: Body = Box::new(ExchangeBody::new(
             response.into_body().into_reader(),
             exchange,
         ));
-        let (kind, reader) = sniff(&content_type, reader, cancel)
+        let (kind, reader) = response::sniff(&content_type, reader, cancel)
             .map_err(|e| e.with_request_id(request_id.clone()))?;
         let mut stream = match kind {
             BodyKind::EventStream => {
                 ChatStream::new(reader, inner.flavor, inner.limits, cancel.clone())
             }
             BodyKind::Json => {
-                let json = read_bounded(reader, inner.limits.max_event, cancel)?;
+                let json = response::read_bounded(reader, inner.limits.max_event, cancel)?;
                 ChatStream::from_completion_json(&json, inner.flavor, cancel.clone())
                     .map_err(|e| e.with_http_status(200).with_request_id(request_id.clone()))?
             }
@@ -619,9 +559,8 @@ impl Client {
 }
 
 /// Everything needed to send a request again: kept by a stream until it hands out its first
-/// token, so that a connection that dies right after its headers is retried like one that
-/// failed before them.
-pub(crate) struct Resend {
+/// token (see [`Reopen`]).
+struct Resend {
     client: Client,
     body: Vec<u8>,
     stream: bool,
@@ -630,92 +569,80 @@ pub(crate) struct Resend {
 
 impl Resend {
     /// Sends the request until a stream opens, the failure is final, or it is cancelled.
-    /// `attempt` attempts were made already; `last` is the failure of the last one, to be
-    /// weighed (and waited for) before sending again.
-    pub(crate) fn attempts(
+    /// `made` attempts were made already; `last` is the failure of the last one.
+    fn attempts(
         &self,
         cancel: &CancelHandle,
-        mut attempt: u32,
-        mut last: Option<(Error, Option<bool>)>,
+        made: u32,
+        last: Option<Failure>,
     ) -> Result<ChatStream> {
         let client = &self.client;
-        let inner = &*client.inner;
-        // A pooled connection the server closed while it sat idle fails with nothing
-        // received: the request goes out again on a new connection, not as a retry.
+        let budget = Budget {
+            max_retries: client.inner.max_retries,
+            deadline: self.deadline,
+        };
+        retry::run(budget, cancel, made, last, |attempt| {
+            let (exchange, sent) = self.send(cancel)?;
+            // The headers are in: reading any body, an error body too, is bounded by the
+            // idle timeout from now on.
+            exchange.begin_body();
+            if sent.status().is_success() {
+                let mut opened = client
+                    .stream_from(sent, &exchange, cancel)
+                    .map_err(Failure::fatal)?;
+                opened.set_attempts(attempt);
+                Ok(opened)
+            } else {
+                let limit = client.inner.limits.max_error_body;
+                let _entered = exchange.enter();
+                let (error, should_retry) = response::http_error(sent, limit, cancel);
+                Err(Failure {
+                    error,
+                    should_retry,
+                })
+            }
+        })
+    }
+
+    /// One attempt up to the response headers. A pooled connection the server closed
+    /// while it was idle fails with nothing of the response received: the request then
+    /// goes out once more on a new connection, within the same attempt.
+    fn send(
+        &self,
+        cancel: &CancelHandle,
+    ) -> std::result::Result<(Arc<Exchange>, ureq::http::Response<ureq::Body>), Failure> {
+        let client = &self.client;
         let mut fresh = false;
         loop {
-            if let Some((error, should_retry)) = last.take() {
-                self.wait_before_retry(error, should_retry, attempt, cancel)?;
-            }
-            if !fresh {
-                attempt += 1;
-            }
-            let exchange = Exchange::new(cancel, inner.timeouts.idle, self.deadline);
+            let exchange = Exchange::new(cancel, client.inner.timeouts.idle, self.deadline);
             let sent = {
                 let _entered = exchange.enter();
                 client.send(&self.body, self.stream, fresh)
             };
-            fresh = false;
-            if sent.is_ok() {
-                // The headers are in: reading any body, an error body too, is bounded
-                // by the idle timeout from now on.
-                exchange.begin_body();
+            match sent {
+                Ok(response) => return Ok((exchange, response)),
+                Err(_) if cancel.is_cancelled() => {
+                    return Err(Failure::new(Error::cancelled()));
+                }
+                Err(e) if !fresh && exchange.went_stale() && !is_timeout(&e) => fresh = true,
+                Err(e) => return Err(Failure::new(response::call_error(e))),
             }
-            last = Some(match sent {
-                Ok(response) if response.status().is_success() => {
-                    let mut opened = client.stream_from(response, &exchange, cancel)?;
-                    opened.set_attempts(attempt);
-                    return Ok(opened);
-                }
-                Ok(response) => {
-                    let limit = inner.limits.max_error_body;
-                    let _entered = exchange.enter();
-                    http_error(response, limit, cancel)
-                }
-                Err(e) if exchange.went_stale() && !cancel.is_cancelled() && !is_timeout(&e) => {
-                    fresh = true;
-                    continue;
-                }
-                Err(_) if cancel.is_cancelled() => (cancelled(), None),
-                Err(e) => (call_error(e), None),
-            });
         }
     }
+}
 
-    /// Returns the error when it is final; otherwise waits as a retry should.
-    fn wait_before_retry(
-        &self,
-        error: Error,
-        should_retry: Option<bool>,
-        attempt: u32,
-        cancel: &CancelHandle,
-    ) -> Result<()> {
-        let error = error.with_attempts(attempt);
-        let max_retries = self.client.inner.max_retries;
-        if attempt > max_retries || !retry::is_retryable(&error, should_retry) {
-            return Err(error);
-        }
-        let wait = match error.retry_after() {
-            Some(wait) if wait > retry::MAX_SERVER_WAIT => {
-                return Err(too_long_a_wait(error, wait));
-            }
-            Some(wait) => wait,
-            None => retry::backoff(attempt - 1),
-        };
-        if self
-            .deadline
-            .is_some_and(|deadline| Instant::now() + wait >= deadline)
-        {
-            let message = format!(
-                "{} (not retried: the total timeout would expire first)",
-                error.message()
-            );
-            return Err(error.with_message(message));
-        }
-        if !cancel.sleep(wait) {
-            return Err(cancelled().with_attempts(attempt));
-        }
-        Ok(())
+impl Reopen for Resend {
+    fn reopen(&self, cancel: &CancelHandle, attempts: u32, error: Error) -> Result<ChatStream> {
+        self.attempts(cancel, attempts, Some(Failure::before_first_token(error)))
+    }
+}
+
+/// Whether a failure is a timeout, which a new connection would not cure any sooner.
+fn is_timeout(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
     }
 }
 
@@ -732,308 +659,10 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Whether a failure is a timeout (which a new connection would not cure any faster).
-fn is_timeout(error: &ureq::Error) -> bool {
-    match error {
-        ureq::Error::Timeout(_) => true,
-        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::TimedOut,
-        _ => false,
-    }
-}
-
-fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
-}
-
-fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the request was cancelled")
-}
-
-fn too_long_a_wait(error: Error, wait: Duration) -> Error {
-    let message = format!(
-        "{} (the server asks to retry after {} s, more than the {} s we wait)",
-        error.message(),
-        wait.as_secs(),
-        retry::MAX_SERVER_WAIT.as_secs()
-    );
-    error.with_message(message)
-}
-
-/// What kind of body a 2xx response carries.
-enum BodyKind {
-    EventStream,
-    Json,
-}
-
-/// Decides how to read a 2xx body from its content type, looking at the first bytes when
-/// the type is neither SSE nor JSON (some servers and proxies label streams oddly).
-fn sniff(content_type: &str, mut reader: Body, cancel: &CancelHandle) -> Result<(BodyKind, Body)> {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if essence == "text/event-stream" {
-        return Ok((BodyKind::EventStream, reader));
-    }
-    if essence == "application/json" || essence.ends_with("+json") {
-        return Ok((BodyKind::Json, reader));
-    }
-    let head = read_head(&mut reader, cancel)?;
-    let text = meaningful(&head);
-    let kind = if text.starts_with(b"{") {
-        BodyKind::Json
-    } else if [&b"data:"[..], b"event:", b"id:", b"retry:", b":"]
-        .iter()
-        .any(|p| text.starts_with(p))
-    {
-        BodyKind::EventStream
-    } else {
-        let shown = if content_type.is_empty() {
-            "none"
-        } else {
-            content_type
-        };
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            format!(
-                "unexpected content type {shown:?}: the body is neither an event stream nor JSON"
-            ),
-        )
-        .with_http_status(200));
-    };
-    Ok((kind, Box::new(Cursor::new(head).chain(reader))))
-}
-
-/// Reads just enough to tell JSON from SSE (a `{`, a `:`, or the longest field name,
-/// `retry:`), or to EOF: a slow stream must not be held back by the sniffing.
-fn read_head(reader: &mut Body, cancel: &CancelHandle) -> Result<Vec<u8>> {
-    let undecided = |head: &[u8]| {
-        let text = meaningful(head);
-        !text.starts_with(b"{") && !text.starts_with(b":") && text.len() < b"retry:".len()
-    };
-    let mut head = vec![0; 512];
-    let mut filled = 0;
-    while filled < head.len() && undecided(&head[..filled]) {
-        match reader.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(body_io_error(e, cancel)),
-        }
-    }
-    head.truncate(filled);
-    Ok(head)
-}
-
-/// The body's start without a BOM and leading whitespace.
-fn meaningful(head: &[u8]) -> &[u8] {
-    head.strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(head)
-        .trim_ascii_start()
-}
-
-/// Reads a whole body, failing with `Limit` past `limit` bytes instead of growing.
-fn read_bounded(reader: Body, limit: usize, cancel: &CancelHandle) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    reader
-        .take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| body_io_error(e, cancel))?;
-    if buf.len() > limit {
-        return Err(Error::new(
-            ErrorKind::Limit,
-            format!("the JSON answer exceeds the {limit}-byte limit"),
-        )
-        .with_http_status(200));
-    }
-    Ok(buf)
-}
-
-/// A non-2xx response as an error carrying the server's own words, plus the server's
-/// `x-should-retry` verdict.
-fn http_error(
-    response: ureq::http::Response<ureq::Body>,
-    limit: usize,
-    cancel: &CancelHandle,
-) -> (Error, Option<bool>) {
-    let status = response.status().as_u16();
-    let request_id = header(&response, "x-request-id");
-    let wait = retry::server_wait(
-        header(&response, "retry-after-ms").as_deref(),
-        header(&response, "retry-after").as_deref(),
-    );
-    let should_retry = header(&response, "x-should-retry").and_then(|v| match v.as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    });
-    let reason = response.status().canonical_reason().unwrap_or("");
-    let reader: Body = Box::new(response.into_body().into_reader());
-    let error = match read_bounded(reader, limit, cancel) {
-        Ok(body) => describe_error_body(status, reason, &body),
-        Err(e) if e.kind() == ErrorKind::Limit => Error::new(
-            ErrorKind::Limit,
-            format!("HTTP {status} {reason}: the error body exceeds the {limit}-byte limit"),
-        ),
-        Err(_) => Error::new(ErrorKind::Http, format!("HTTP {status} {reason}")),
-    };
-    let error = error
-        .with_http_status(status)
-        .with_request_id(request_id)
-        .with_retry_after(wait);
-    (error, should_retry)
-}
-
-/// `HTTP 401: <the server's message>`, from JSON error shapes or the text of the body.
-fn describe_error_body(status: u16, reason: &str, body: &[u8]) -> Error {
-    let parts = serde_json::from_slice::<serde_json::Value>(body)
-        .map(|value| chunk::api_error_parts(&value))
-        .unwrap_or_default();
-    let text = match parts.message.clone() {
-        Some(message) => message,
-        None => body_text(body),
-    };
-    let message = if text.is_empty() {
-        format!("HTTP {status} {reason}").trim_end().to_owned()
-    } else {
-        format!("HTTP {status}: {text}")
-    };
-    Error::new(ErrorKind::Http, message).with_api_details(parts.kind, parts.code, parts.param)
-}
-
-/// A plain-text body trimmed, or an HTML page reduced to its title.
-fn body_text(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let lower = text.to_ascii_lowercase();
-    if let Some(start) = lower.find("<title>") {
-        let rest = &text[start + "<title>".len()..];
-        let end = rest
-            .to_ascii_lowercase()
-            .find("</title>")
-            .unwrap_or(rest.len());
-        return rest[..end].split_whitespace().collect::<Vec<_>>().join(" ");
-    }
-    let trimmed = text.trim();
-    const MAX: usize = 2000;
-    if trimmed.len() <= MAX {
-        return trimmed.to_owned();
-    }
-    let mut cut = MAX;
-    while !trimmed.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}...", &trimmed[..cut])
-}
-
-/// Classifies an error from sending the request or waiting for the response headers.
-fn call_error(error: ureq::Error) -> Error {
-    use ureq::Timeout as T;
-    match error {
-        ureq::Error::Timeout(T::Connect | T::Resolve) => Error::timeout(TimeoutPhase::Connect),
-        ureq::Error::Timeout(T::Global | T::PerCall) => Error::timeout(TimeoutPhase::Total),
-        ureq::Error::Timeout(_) => Error::timeout(TimeoutPhase::Headers),
-        ureq::Error::HostNotFound => {
-            Error::new(ErrorKind::Connect, "cannot resolve the server's host name")
-        }
-        ureq::Error::Io(e) => io_call_error(e),
-        ureq::Error::Rustls(e) => tls_error(&e.to_string()),
-        ureq::Error::Tls(e) => tls_error(e),
-        ureq::Error::Pem(e) => tls_error(&e.to_string()),
-        ureq::Error::ConnectProxyFailed(e) => Error::new(
-            ErrorKind::Connect,
-            format!("the proxy refused the connection: {e}"),
-        ),
-        ureq::Error::ConnectionFailed => Error::new(
-            ErrorKind::Connect,
-            "the connection (or proxy handshake) failed",
-        ),
-        ureq::Error::BadUri(e) => Error::invalid_argument(format!("invalid URL: {e}")),
-        ureq::Error::InvalidProxyUrl => Error::invalid_argument("invalid proxy URL"),
-        ureq::Error::LargeResponseHeader(size, limit) => Error::new(
-            ErrorKind::Limit,
-            format!("the response headers ({size} bytes) exceed the {limit}-byte limit"),
-        ),
-        ureq::Error::Protocol(e) => {
-            Error::new(ErrorKind::Protocol, format!("malformed HTTP response: {e}"))
-        }
-        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => Error::new(
-            ErrorKind::Protocol,
-            "the server redirected the request (set the base URL to the final address)",
-        ),
-        other => Error::new(ErrorKind::Io, format!("the request failed: {other}")),
-    }
-}
-
-fn io_call_error(error: std::io::Error) -> Error {
-    use std::io::ErrorKind as K;
-    let inner = error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<ureq::Error>());
-    if let Some(ureq::Error::Timeout(_)) = inner {
-        return Error::timeout(TimeoutPhase::Headers);
-    }
-    // rustls failures (certificate verification, alerts, a server that does not speak
-    // TLS) reach us as `InvalidData` I/O errors wrapping the `rustls::Error`.
-    if error.kind() == K::InvalidData {
-        if let Some(detail) = error.get_ref().map(ToString::to_string) {
-            const TLS_MARKERS: [&str; 6] = [
-                "certificate",
-                "alert",
-                "handshake",
-                "peer is incompatible",
-                "peer misbehaved",
-                "corrupt message",
-            ];
-            if TLS_MARKERS.iter().any(|m| detail.contains(m)) {
-                return tls_error(&detail);
-            }
-        }
-    }
-    // A SOCKS proxy refusing our credentials (or asking for a method we lack) fails
-    // its handshake with these; they are proxy failures, so `Connect`.
-    let detail = error.to_string();
-    if error.kind() == K::PermissionDenied || detail.contains("auth method") {
-        return Error::new(
-            ErrorKind::Connect,
-            format!("the proxy refused the connection: {detail}"),
-        );
-    }
-    match error.kind() {
-        K::ConnectionRefused
-        | K::AddrNotAvailable
-        | K::HostUnreachable
-        | K::NetworkUnreachable
-        | K::NetworkDown
-        | K::NotFound => Error::new(ErrorKind::Connect, format!("cannot connect: {error}")),
-        K::TimedOut | K::WouldBlock => Error::timeout(TimeoutPhase::Headers),
-        _ => Error::new(
-            ErrorKind::Io,
-            format!("the connection failed before the response: {error}"),
-        ),
-    }
-}
-
-fn tls_error(detail: &str) -> Error {
-    if detail.contains("certificate") || detail.contains("Certificate") {
-        // The same certificate will be presented again: retrying cannot help.
-        let message = format!("TLS certificate verification failed: {detail}");
-        return Error::new(ErrorKind::Connect, message).permanent();
-    }
-    Error::new(
-        ErrorKind::Connect,
-        format!("TLS handshake failed: {detail}"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     #[test]
     fn missing_key_for_the_official_api_fails_before_io() {
@@ -1083,28 +712,5 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(client.endpoint(), "http://h:8/v1/chat/completions");
-    }
-
-    #[test]
-    fn error_bodies_give_the_servers_words() {
-        let e = describe_error_body(
-            401,
-            "Unauthorized",
-            br#"{"error":{"message":"bad key","type":"auth","code":"invalid_api_key"}}"#,
-        );
-        assert_eq!(e.message(), "HTTP 401: bad key");
-        assert_eq!(e.api_code(), Some("invalid_api_key"));
-        let e = describe_error_body(422, "", br#"{"detail":"model not found"}"#);
-        assert_eq!(e.message(), "HTTP 422: model not found");
-        let e = describe_error_body(
-            502,
-            "Bad Gateway",
-            b"<html><head><title>502 Bad\n Gateway</title></head></html>",
-        );
-        assert_eq!(e.message(), "HTTP 502: 502 Bad Gateway");
-        let e = describe_error_body(500, "Internal Server Error", b"  oops \n");
-        assert_eq!(e.message(), "HTTP 500: oops");
-        let e = describe_error_body(404, "Not Found", b"");
-        assert_eq!(e.message(), "HTTP 404 Not Found");
     }
 }

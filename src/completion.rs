@@ -2,6 +2,7 @@
 
 /// Token counts reported by the server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Usage {
     /// Tokens in the prompt.
     pub prompt_tokens: u64,
@@ -17,6 +18,7 @@ pub struct Usage {
 
 /// A fragment of a tool call as it streams; fragments with the same `index` form one call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ToolCallDelta {
     /// Which call this fragment belongs to.
     pub index: u32,
@@ -29,8 +31,21 @@ pub struct ToolCallDelta {
     pub arguments: String,
 }
 
+impl ToolCallDelta {
+    /// A whole call as a single fragment (what a non-streaming answer amounts to).
+    pub fn whole(call: &ToolCall) -> ToolCallDelta {
+        ToolCallDelta {
+            index: call.index,
+            id: Some(call.id.clone()),
+            name: Some(call.name.clone()),
+            arguments: call.arguments.clone(),
+        }
+    }
+}
+
 /// A whole tool call, its arguments assembled from every fragment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ToolCall {
     /// The position the server gave the call.
     pub index: u32,

@@ -1,13 +1,31 @@
-//! Errors: one [`Error`] type whose [`ErrorKind`] maps 1:1 to the C status codes.
+//! Errors: one [`Error`](crate::Error) type whose [`ErrorKind`](crate::ErrorKind) maps 1:1 to the C status codes.
 
 use std::fmt;
 use std::time::Duration;
 
-/// A specialised `Result` whose error is [`Error`].
+/// A specialised `Result` whose error is [`Error`](crate::Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What went wrong, coarsely. Each kind has a stable C status code ([`ErrorKind::status`])
-/// and a stable lower-case name ([`ErrorKind::name`]) used in messages and by the CLI.
+/// What kind of failure an [`Error`](crate::Error) is. Each kind maps one to one to a status code of the
+/// C API (in parentheses). Match with a wildcard arm: kinds may be added.
+///
+/// | kind | C status | when |
+/// |---|---|---|
+/// | `NullArgument` | `UPSTAGE_ERR_NULL_ARGUMENT` (-1) | a required pointer was NULL (C API only) |
+/// | `InvalidArgument` | `UPSTAGE_ERR_INVALID_ARGUMENT` (-2) | bad UTF-8, bad JSON, empty messages, a bad option, a missing API key, an unreadable CA file |
+/// | `Connect` | `UPSTAGE_ERR_CONNECT` (-3) | DNS, TCP, TLS (an untrusted certificate, plain HTTP on an `https://` URL), a proxy that is down or refuses the credentials |
+/// | `Timeout` | `UPSTAGE_ERR_TIMEOUT` (-4) | a connect, headers, idle or total timeout; [`Error::timeout_phase`](crate::Error::timeout_phase) says which |
+/// | `Http` | `UPSTAGE_ERR_HTTP` (-5) | a non-2xx status; the message is the server's own |
+/// | `Api` | `UPSTAGE_ERR_API` (-6) | an error reported inside a 200 stream |
+/// | `Protocol` | `UPSTAGE_ERR_PROTOCOL` (-7) | malformed SSE or JSON, an unexpected content type, bad chunked encoding |
+/// | `Truncated` | `UPSTAGE_ERR_TRUNCATED` (-8) | the stream ended without `[DONE]` and without a `finish_reason` |
+/// | `Limit` | `UPSTAGE_ERR_LIMIT` (-9) | a line, event, error body or headers exceeded its limit (see [`Limits`](crate::Limits)) |
+/// | `Cancelled` | `UPSTAGE_ERR_CANCELLED` (-10) | cancelled through a [`CancelHandle`](crate::CancelHandle) or, in C, by the callback |
+/// | `Io` | `UPSTAGE_ERR_IO` (-11) | any other I/O failure in the middle of a stream |
+/// | `Panic` | `UPSTAGE_ERR_PANIC` (-100) | a bug inside the library, caught at the C boundary |
+///
+/// Each kind has a stable C status code ([`ErrorKind::status`](crate::ErrorKind::status)) and a stable lower-case name
+/// ([`ErrorKind::name`](crate::ErrorKind::name)) used in messages and by the CLI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -17,9 +35,9 @@ pub enum ErrorKind {
     InvalidArgument,
     /// DNS, TCP, TLS or proxy failure before the request was sent.
     Connect,
-    /// A connect, header, idle or total timeout expired ([`Error::timeout_phase`] says which).
+    /// A connect, header, idle or total timeout expired ([`Error::timeout_phase`](crate::Error::timeout_phase) says which).
     Timeout,
-    /// The server answered with a non-2xx status ([`Error::http_status`]).
+    /// The server answered with a non-2xx status ([`Error::http_status`](crate::Error::http_status)).
     Http,
     /// The server reported an error inside a 200 event stream.
     Api,
@@ -38,8 +56,8 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, in the order of the C status table.
-    pub const ALL: [ErrorKind; 12] = [
+    /// Every kind, in the order of the C status table (a slice: new kinds may be added).
+    pub const ALL: &'static [ErrorKind] = &[
         ErrorKind::NullArgument,
         ErrorKind::InvalidArgument,
         ErrorKind::Connect,
@@ -74,7 +92,10 @@ impl ErrorKind {
 
     /// The kind whose C status code is `status`, if any.
     pub fn from_status(status: i32) -> Option<ErrorKind> {
-        ErrorKind::ALL.into_iter().find(|k| k.status() == status)
+        ErrorKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.status() == status)
     }
 
     /// The stable lower-case name (`"timeout"`, `"http"`, ...), as printed by the CLI.
@@ -128,10 +149,21 @@ impl TimeoutPhase {
     }
 }
 
-/// The error type of every fallible operation in this crate.
+/// A failure, with the details a caller needs to act on it.
 ///
-/// Small (one pointer) so that `Result<T>` stays cheap on the hot path. The message is
-/// human-readable and never contains the API key.
+/// [`kind`](Error::kind) says what failed (see [`ErrorKind`](crate::ErrorKind)). For HTTP errors and errors
+/// inside a stream, [`message`](Error::message) is the server's own words: the OpenAI
+/// envelope's `message` (a numeric `code` becomes text), FastAPI's `detail`, a top-level
+/// `message`, or the body text (an HTML page reduced to its title), read from at most
+/// [`Limits`](crate::Limits)`::max_error_body` bytes. [`http_status`](Error::http_status),
+/// [`api_type`](Error::api_type), [`api_code`](Error::api_code),
+/// [`api_param`](Error::api_param), [`request_id`](Error::request_id) (`x-request-id`),
+/// [`retry_after`](Error::retry_after), [`timeout_phase`](Error::timeout_phase) and
+/// [`attempts`](Error::attempts) carry the rest.
+///
+/// Neither `Display`, `Debug` nor the message ever contains the API key or a proxy password.
+///
+/// Small (one pointer) so that `Result<T>` stays cheap on the hot path.
 #[derive(Clone, thiserror::Error)]
 #[error("{}", inner.message)]
 pub struct Error {
@@ -176,6 +208,11 @@ impl Error {
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// The request or stream was cancelled through its [`CancelHandle`](crate::CancelHandle).
+    pub(crate) fn cancelled() -> Error {
+        Error::new(ErrorKind::Cancelled, "the request was cancelled")
     }
 
     pub(crate) fn timeout(phase: TimeoutPhase) -> Error {
@@ -252,7 +289,7 @@ impl Error {
         &self.inner.message
     }
 
-    /// The HTTP status, for [`ErrorKind::Http`] errors (and in-band errors that carry one).
+    /// The HTTP status, for [`ErrorKind::Http`](crate::ErrorKind::Http) errors (and in-band errors that carry one).
     pub fn http_status(&self) -> Option<u16> {
         self.inner.http_status
     }
@@ -282,7 +319,7 @@ impl Error {
         self.inner.retry_after
     }
 
-    /// Which timeout expired, for [`ErrorKind::Timeout`].
+    /// Which timeout expired, for [`ErrorKind::Timeout`](crate::ErrorKind::Timeout).
     pub fn timeout_phase(&self) -> Option<TimeoutPhase> {
         self.inner.timeout_phase
     }
@@ -326,7 +363,7 @@ mod tests {
                 (-100, "panic"),
             ]
         );
-        for kind in ErrorKind::ALL {
+        for &kind in ErrorKind::ALL {
             assert_eq!(ErrorKind::from_status(kind.status()), Some(kind));
         }
         assert_eq!(ErrorKind::from_status(0), None);

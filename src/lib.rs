@@ -16,7 +16,7 @@
 //!
 //! // UPSTAGE_API_KEY (and optionally UPSTAGE_BASE_URL, UPSTAGE_MODEL) from the environment.
 //! let client = Client::from_env()?;
-//! let request = ChatRequest::new("solar-pro2")
+//! let request = ChatRequest::new("solar-pro4")
 //!     .message(Message::system("You are concise."))
 //!     .message(Message::user("Why is the sky blue?"));
 //! let mut stream = client.stream(&request)?;
@@ -28,57 +28,51 @@
 //! # Ok::<(), upstage::Error>(())
 //! ```
 //!
-//! The data flows one way: [`ChatRequest`] → [`Client`] (HTTP, retries) → SSE decoder →
-//! [`ChatStream`] → tokens ([`Iterator`], [`ChatStream::next_token`]) or [`Delta`]s
-//! ([`ChatStream::next_event`]).
+//! The data flows one way, one module per step:
+//!
+//! | step | module | what it does |
+//! |---|---|---|
+//! | [`ChatRequest`] | `request` | model, messages, parameters; the JSON body |
+//! | [`Client`] | `client` | sends it over HTTP (`transport`), retries (`retry`) |
+//! | response | `response` | a 2xx body of a known kind, or an [`Error`] in the server's words |
+//! | SSE | `sse` | events from the body, line by line, bounded |
+//! | chunks | `wire` | the JSON of each event (fast path, serde, error envelopes) |
+//! | assembly | `accumulate` | what the chunks say: tokens, [`Delta`]s, tool calls |
+//! | [`ChatStream`] | `stream` | tokens ([`Iterator`], [`ChatStream::next_token`]) or [`Delta`]s ([`ChatStream::next_delta`]) |
+//!
+//! Beside them: `config` (flavor, timeouts, limits, proxy), `error`, `cancel`,
+//! [`web_demo`] (the legacy web demo's catalog and prompt), and the C ABI (`ffi`,
+//! documented in `include/upstage.h`).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod accumulate;
 mod cancel;
-mod chunk;
 mod client;
 mod completion;
+mod config;
 mod error;
-// The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment.
+// The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment. Public
+// so that Rust tests can drive the C functions, hidden because its readers use the header.
 #[allow(unsafe_code)]
+#[doc(hidden)]
 pub mod ffi;
-mod models;
-mod prompt;
 mod request;
+mod response;
 mod retry;
 mod sse;
 mod stream;
 mod transport;
+pub mod web_demo;
+mod wire;
 
 pub use cancel::CancelHandle;
-pub use client::{
-    Client, ClientBuilder, Flavor, Limits, Timeouts, DEFAULT_BASE_URL, WEB_DEMO_BASE_URL,
-};
+pub use client::{Client, ClientBuilder};
 pub use completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
+pub use config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
-pub use models::{
-    get_model, API_DEFAULT_MODEL, MODELS, MODEL_ALIASES, WEB_DEMO_DEFAULT_MODEL, WEB_DEMO_URL,
-    WORKING,
-};
-pub use prompt::{content_to_string, format_prompt_json, format_prompt_parts, python_capitalize};
 pub use request::{ChatRequest, Message, Role};
 pub use stream::ChatStream;
-
-/// Flattens a conversation into one prompt exactly like the seed's `format_prompt`.
-///
-/// One message: its content alone. More: `Role: content` lines (roles capitalized like
-/// Python's `str.capitalize`, whitespace-only messages dropped) and a final `Assistant:`.
-///
-/// ```
-/// use upstage::{format_prompt, Message};
-///
-/// let prompt = format_prompt(&[Message::system("Be brief"), Message::user("Hi")])?;
-/// assert_eq!(prompt, "System: Be brief\nUser: Hi\nAssistant:");
-/// # Ok::<(), upstage::Error>(())
-/// ```
-pub fn format_prompt(messages: &[Message]) -> Result<String> {
-    prompt::format_prompt_parts(messages.iter().map(|m| (m.role(), m.content())))
-}
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]

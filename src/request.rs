@@ -1,12 +1,9 @@
-//! The chat request: model, messages and generation parameters, and the JSON body each
-//! [`Flavor`](crate::Flavor) sends.
+//! The chat request: model, messages and generation parameters, and the JSON body the
+//! official API (and every OpenAI-compatible server) takes.
 
 use serde_json::{Map, Value};
 
-use crate::client::Flavor;
 use crate::error::{Error, Result};
-use crate::models;
-use crate::prompt;
 
 /// The role of a message's author.
 ///
@@ -118,21 +115,26 @@ impl Message {
 
     /// Parses one message object: `role` must be a string, `content` may be absent.
     fn from_value(value: Value, index: usize) -> Result<Message> {
-        let Value::Object(mut object) = value else {
-            return Err(Error::invalid_argument(format!(
-                "messages[{index}] is not a JSON object"
-            )));
+        let mut object = match value {
+            Value::Object(object) => object,
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "messages[{index}] must be an object, not {}",
+                    json_type(&other)
+                )))
+            }
         };
         let role = match object.remove("role") {
             Some(Value::String(role)) => role,
-            Some(_) => {
+            Some(other) => {
                 return Err(Error::invalid_argument(format!(
-                    "messages[{index}].role is not a string"
+                    "messages[{index}].role must be a string, not {}",
+                    json_type(&other)
                 )));
             }
             None => {
                 return Err(Error::invalid_argument(format!(
-                    "messages[{index}] has no role"
+                    "messages[{index}] has no \"role\""
                 )));
             }
         };
@@ -163,13 +165,14 @@ impl Message {
 /// ```
 /// use upstage::{ChatRequest, Message};
 ///
-/// let request = ChatRequest::new("solar-pro2")
+/// let request = ChatRequest::new("solar-pro4")
 ///     .message(Message::system("Answer in one word."))
 ///     .message(Message::user("Capital of France?"))
 ///     .temperature(0.2)
 ///     .max_tokens(16);
 /// assert_eq!(request.messages().len(), 2);
 /// ```
+#[must_use = "a builder does nothing until it is used"]
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatRequest {
     model: Option<String>,
@@ -225,9 +228,16 @@ impl ChatRequest {
     pub fn messages_from_json(json: &str) -> Result<Vec<Message>> {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| Error::invalid_argument(format!("messages are not valid JSON: {e}")))?;
-        let Value::Array(items) = value else {
-            return Err(Error::invalid_argument("messages must be a JSON array"));
+        let items = match value {
+            Value::Array(items) => items,
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "messages must be a JSON array, not {}",
+                    json_type(&other)
+                )))
+            }
         };
+
         items
             .into_iter()
             .enumerate()
@@ -358,45 +368,51 @@ impl ChatRequest {
     }
 
     /// A body parameter, when set.
-    pub fn get_param(&self, name: &str) -> Option<&Value> {
+    pub fn parameter(&self, name: &str) -> Option<&Value> {
         self.params.get(name)
     }
 
-    /// The JSON body the client sends for `flavor`.
-    ///
-    /// `Api` sends the messages as given and the model (or `default_model`); `WebDemo`
-    /// flattens the conversation into one user message with [`format_prompt`](crate::format_prompt)
-    /// and resolves the model with [`get_model`](crate::get_model), like the seed. Both
-    /// pass every other parameter through. Empty messages are an error before any I/O.
-    pub fn body(&self, flavor: Flavor, default_model: &str, stream: bool) -> Result<Vec<u8>> {
-        if self.messages.is_empty() {
-            return Err(Error::invalid_argument("the request has no messages"));
-        }
+    /// The body parameters other than `model`, `messages` and `stream`.
+    pub(crate) fn params(&self) -> &Map<String, Value> {
+        &self.params
+    }
+
+    /// The JSON body of the official API (and every OpenAI-compatible server): the model
+    /// (or `default_model`), the messages as given, `stream`, and every other parameter.
+    /// Empty messages are an error before any I/O.
+    pub(crate) fn api_body(&self, default_model: &str, stream: bool) -> Result<Vec<u8>> {
+        self.check_not_empty()?;
         let mut object = Map::with_capacity(3 + self.params.len());
-        match flavor {
-            Flavor::Api => {
-                let model = self.model.as_deref().unwrap_or(default_model);
-                object.insert("model".into(), model.into());
-                let messages = self.messages.iter().map(Message::to_value).collect();
-                object.insert("messages".into(), Value::Array(messages));
-                object.insert("stream".into(), stream.into());
-            }
-            Flavor::WebDemo => {
-                let prompt = prompt::format_prompt_parts(
-                    self.messages.iter().map(|m| (m.role(), m.content())),
-                )?;
-                let user = serde_json::json!([{"role": "user", "content": prompt}]);
-                object.insert("stream".into(), stream.into());
-                object.insert("messages".into(), user);
-                let model = models::get_model(self.model.as_deref().unwrap_or(""));
-                object.insert("model".into(), model.into());
-            }
-        }
+        let model = self.model.as_deref().unwrap_or(default_model);
+        object.insert("model".into(), model.into());
+        let messages = self.messages.iter().map(Message::to_value).collect();
+        object.insert("messages".into(), Value::Array(messages));
+        object.insert("stream".into(), stream.into());
         for (name, value) in &self.params {
             object.insert(name.clone(), value.clone());
         }
         serde_json::to_vec(&Value::Object(object))
             .map_err(|e| Error::invalid_argument(format!("cannot serialize the request: {e}")))
+    }
+
+    /// A request without messages cannot be sent.
+    pub(crate) fn check_not_empty(&self) -> Result<()> {
+        match self.messages.is_empty() {
+            true => Err(Error::invalid_argument("the request has no messages")),
+            false => Ok(()),
+        }
+    }
+}
+
+/// The JSON name of a value's type, for error messages.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -419,7 +435,7 @@ mod tests {
             .max_tokens(7)
             .stop(["\n"])
             .param("seed", 3);
-        let body = parse(request.body(Flavor::Api, "solar-pro4", true).unwrap());
+        let body = parse(request.api_body("solar-pro4", true).unwrap());
         assert_eq!(
             body,
             json!({
@@ -441,7 +457,7 @@ mod tests {
             .message(Message::system("Be brief"))
             .message(Message::user("Hi"))
             .top_p(0.9);
-        let body = parse(request.body(Flavor::WebDemo, "ignored", true).unwrap());
+        let body = parse(crate::web_demo::request_body(&request, true).unwrap());
         assert_eq!(
             body,
             json!({
@@ -455,8 +471,10 @@ mod tests {
 
     #[test]
     fn empty_messages_are_an_invalid_argument() {
-        for flavor in [Flavor::Api, Flavor::WebDemo] {
-            let err = ChatRequest::new("m").body(flavor, "d", true).unwrap_err();
+        let request = ChatRequest::new("m");
+        let api = request.api_body("d", true).unwrap_err();
+        let demo = crate::web_demo::request_body(&request, true).unwrap_err();
+        for err in [api, demo] {
             assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
         }
     }
@@ -469,9 +487,9 @@ mod tests {
         .unwrap();
         assert_eq!(request.model_name(), Some("m"));
         assert_eq!(request.messages()[0].field("name"), Some(&json!("bob")));
-        assert_eq!(request.get_param("x"), Some(&json!({"y": 1})));
-        assert_eq!(request.get_param("stream"), None);
-        let body = parse(request.body(Flavor::Api, "d", true).unwrap());
+        assert_eq!(request.parameter("x"), Some(&json!({"y": 1})));
+        assert_eq!(request.parameter("stream"), None);
+        let body = parse(request.api_body("d", true).unwrap());
         assert_eq!(body["stream"], json!(true));
         assert_eq!(body["tools"], json!([]));
     }
@@ -503,7 +521,7 @@ mod tests {
         request.set_param("stream", false).unwrap();
         assert_eq!(request.model_name(), Some("x"));
         assert_eq!(request.messages().len(), 1);
-        assert_eq!(request.get_param("stream"), None);
+        assert_eq!(request.parameter("stream"), None);
         assert!(request.set_param("messages", "nope").is_err());
         assert!(request.set_param("model", 3).is_err());
     }

@@ -1,16 +1,132 @@
-//! When to retry a failed attempt and how long to wait first.
+//! Retries: which failures are worth another attempt, how long to wait first, and the loop
+//! that sends a request until it opens, fails for good, or is cancelled.
+//!
+//! A request is retried only before its first token: after a failure to connect, a timeout
+//! before the headers, a 408, 409, 429 (not an exhausted quota) or 5xx status, or a body that
+//! died before anything was handed out. The server's `x-should-retry` verdict wins;
+//! `retry-after-ms` / `retry-after` set the wait (up to [`MAX_SERVER_WAIT`]), else an
+//! exponential backoff with jitter; the total timeout bounds every attempt and wait.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::error::{Error, ErrorKind, TimeoutPhase};
+use crate::cancel::CancelHandle;
+use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+
+/// A failed attempt: the error, and the server's `x-should-retry` verdict when it gave one
+/// (`Some(false)` also marks failures that must not be retried whatever they are).
+pub(crate) struct Failure {
+    pub error: Error,
+    pub should_retry: Option<bool>,
+}
+
+impl Failure {
+    /// A failure the policy weighs on its own.
+    pub fn new(error: Error) -> Failure {
+        Failure {
+            error,
+            should_retry: None,
+        }
+    }
+
+    /// A failure that ends the call.
+    pub fn fatal(error: Error) -> Failure {
+        Failure {
+            error,
+            should_retry: Some(false),
+        }
+    }
+
+    /// A stream that failed after its headers, before anything reached the caller: a body
+    /// that died (reset, closed early) may be sent again; anything the server said (an error,
+    /// bad data) is final.
+    pub fn before_first_token(error: Error) -> Failure {
+        let died = matches!(error.kind(), ErrorKind::Truncated | ErrorKind::Io);
+        Failure {
+            error,
+            should_retry: Some(died),
+        }
+    }
+}
+
+/// How many retries a call may make, and until when.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    pub max_retries: u32,
+    /// The end of the total timeout, which bounds every attempt and every wait.
+    pub deadline: Option<Instant>,
+}
+
+/// Calls `attempt` (with the 1-based attempt number) until it succeeds, its failure is final,
+/// or `cancel` fires. `made` attempts were made already, the last failing with `last`, which
+/// is weighed (and waited for) before the next.
+pub(crate) fn run<T>(
+    budget: Budget,
+    cancel: &CancelHandle,
+    mut made: u32,
+    mut last: Option<Failure>,
+    mut attempt: impl FnMut(u32) -> std::result::Result<T, Failure>,
+) -> Result<T> {
+    loop {
+        if let Some(failure) = last.take() {
+            wait_before_retry(budget, failure, made, cancel)?;
+        }
+        made += 1;
+        match attempt(made) {
+            Ok(value) => return Ok(value),
+            Err(failure) => last = Some(failure),
+        }
+    }
+}
+
+/// Returns the error when it is final; otherwise waits as a retry should.
+fn wait_before_retry(
+    budget: Budget,
+    failure: Failure,
+    attempt: u32,
+    cancel: &CancelHandle,
+) -> Result<()> {
+    let error = failure.error.with_attempts(attempt);
+    if attempt > budget.max_retries || !is_retryable(&error, failure.should_retry) {
+        return Err(error);
+    }
+    let wait = match error.retry_after() {
+        Some(wait) if wait > MAX_SERVER_WAIT => return Err(too_long_a_wait(error, wait)),
+        Some(wait) => wait,
+        None => backoff(attempt - 1),
+    };
+    if budget
+        .deadline
+        .is_some_and(|deadline| Instant::now() + wait >= deadline)
+    {
+        let message = format!(
+            "{} (not retried: the total timeout would expire first)",
+            error.message()
+        );
+        return Err(error.with_message(message));
+    }
+    if !cancel.sleep(wait) {
+        return Err(Error::cancelled().with_attempts(attempt));
+    }
+    Ok(())
+}
+
+fn too_long_a_wait(error: Error, wait: Duration) -> Error {
+    let message = format!(
+        "{} (the server asks to retry after {} s, more than the {} s we wait)",
+        error.message(),
+        wait.as_secs(),
+        MAX_SERVER_WAIT.as_secs()
+    );
+    error.with_message(message)
+}
 
 /// The longest server-requested wait we honour; a longer one fails at once.
 pub(crate) const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);
 
 /// Whether a failed attempt may be retried. `x-should-retry` from the server wins.
-pub(crate) fn is_retryable(error: &Error, should_retry: Option<bool>) -> bool {
+fn is_retryable(error: &Error, should_retry: Option<bool>) -> bool {
     if error.is_permanent() {
         return false;
     }
@@ -44,7 +160,7 @@ fn is_quota_exhausted(error: &Error) -> bool {
 
 /// The exponential backoff before retry number `retry` (0-based):
 /// `min(0.5 * 2^retry, 8)` seconds, minus up to 25 % jitter.
-pub(crate) fn backoff(retry: u32) -> Duration {
+fn backoff(retry: u32) -> Duration {
     let base = (0.5 * 2f64.powi(retry.min(16) as i32)).min(8.0);
     let jitter = 1.0 - 0.25 * random_fraction();
     Duration::from_secs_f64(base * jitter)

@@ -182,29 +182,24 @@ pub struct Decoder<R> {
 
 impl<R> Decoder<R> {
     /// The last valid `retry` value (reconnection time in milliseconds), if any.
-    // The stream has no use for it yet; the tests do.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn retry(&self) -> Option<u64> {
         self.retry
     }
 
     /// The underlying reader.
-    // The stream has no use for it yet; the tests do.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn get_ref(&self) -> &R {
         &self.reader
     }
 
     /// The underlying reader, mutably. Reading from it directly desynchronises the decoder.
-    // The stream has no use for it yet; the tests do.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub fn get_mut(&mut self) -> &mut R {
         &mut self.reader
     }
 
     /// The underlying reader; bytes buffered but not decoded yet are lost.
-    // The stream has no use for it yet; the tests do.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn into_inner(self) -> R {
         self.reader
     }

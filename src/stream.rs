@@ -1,33 +1,64 @@
-//! [`ChatStream`]: SSE events in, tokens and deltas out, with the completion contract.
+//! [`ChatStream`](crate::ChatStream): SSE events in, tokens and deltas out, with the completion contract.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::Arc;
 
+use crate::accumulate::{apply_chunk, Mode, Progress};
 use crate::cancel::CancelHandle;
-use crate::chunk::{self, Chunk, DeltaFields, ToolCallFragment};
-use crate::client::{Flavor, Limits, Resend};
-use crate::completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
-use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::completion::{ChatCompletion, Delta, ToolCall, Usage};
+use crate::config::{Flavor, Limits};
+use crate::error::{Error, ErrorKind, Result};
+use crate::response::{sse_error, Body};
 use crate::sse;
 use crate::transport::{self, Exchange};
+use crate::wire::{self, Chunk, Decoded, FastDecoder};
 
-/// The response body as the stream reads it.
-pub(crate) type Body = Box<dyn Read + Send>;
+/// Sends the request of a stream again. A stream keeps one until it hands out its first
+/// token, so that a connection that dies right after its headers is retried like one that
+/// failed before them.
+pub(crate) trait Reopen: Send {
+    /// A new stream for the same request, after `attempts` attempts of which the last failed
+    /// with `error`; or the error to report when it is final (the retry policy decides).
+    fn reopen(&self, cancel: &CancelHandle, attempts: u32, error: Error) -> Result<ChatStream>;
+}
 
 /// A streaming chat answer.
 ///
 /// As an [`Iterator`] it yields the content tokens as owned `String`s. For no allocation
 /// per token use [`next_token`](ChatStream::next_token); for reasoning, tool calls,
 /// refusals, the finish reason and usage as they arrive use
-/// [`next_event`](ChatStream::next_event). After the last token, [`finish_reason`],
+/// [`next_delta`](ChatStream::next_delta). After the last token, [`finish_reason`],
 /// [`usage`], [`model`] and [`request_id`] tell the rest.
 ///
-/// The stream succeeds when the server sends `data: [DONE]`, or ends the body cleanly after
-/// a `finish_reason`; any other end is an [`ErrorKind::Truncated`] error. Nothing is read
-/// after `[DONE]`: the connection is closed at once. Tokens already returned stay valid
-/// whatever happens later. Dropping the stream closes the connection.
+/// # When a stream is complete
+///
+/// A stream succeeds when it receives `data: [DONE]`, or when the body ends cleanly after a
+/// chunk carried a `finish_reason` (Hugging Face `transformers serve` never sends `[DONE]`).
+/// Any other end (the server closed the connection early, a reset, an incomplete chunked
+/// body) is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated), with every token read before it already delivered.
+/// Nothing is read after `[DONE]`: the connection is closed at once, so a server that keeps
+/// it open cannot block the caller.
+///
+/// Tokens already delivered stay delivered whatever happens after them; the error that ends
+/// a stream comes after its last token.
+///
+/// # What the stream accepts
+///
+/// - Server-sent events per the WHATWG rules: LF, CRLF and lone CR line ends (a CR at the
+///   end of one read and an LF at the start of the next are one line end), one leading BOM
+///   stripped, comments ignored, exactly one space after the colon removed, colon-less
+///   fields, multi-line `data` joined with `\n`, `event`/`id`/`retry` handled, an
+///   unterminated event at the end of the body discarded.
+/// - Chunks decoded leniently: unknown fields, `choices: []` usage chunks, `delta: null`,
+///   `finish_reason: ""` and any finish-reason string are fine. An error inside the stream
+///   (`event: error`, `{"error": ...}`, `{"type": "error"}`) is [`ErrorKind::Api`](crate::ErrorKind::Api).
+/// - A 200 answer that is a whole `chat.completion` JSON object (a server that ignored
+///   `"stream": true`) streams as its deltas; a body that is neither SSE nor JSON is
+///   [`ErrorKind::Protocol`](crate::ErrorKind::Protocol), naming the content type.
+///
+/// How long the stream may wait is set by [`Timeouts`](crate::Timeouts), how much it may buffer by [`Limits`](crate::Limits),
+/// and it can be stopped from another thread with a [`CancelHandle`](crate::CancelHandle).
 ///
 /// [`finish_reason`]: ChatStream::finish_reason
 /// [`usage`]: ChatStream::usage
@@ -40,10 +71,10 @@ pub struct ChatStream {
     progress: Progress,
     cancel: CancelHandle,
     /// The fast path for usual chunks (token mode only).
-    fast: chunk::FastDecoder,
+    fast: FastDecoder,
     /// How to send the request again, until something is handed out.
-    resend: Option<Box<Resend>>,
-    /// The HTTP exchange the body comes from (none for bodies not read over HTTP).
+    reopen: Option<Box<dyn Reopen>>,
+    /// The HTTP exchange the body comes from (none for a body not read over HTTP).
     exchange: Option<Arc<Exchange>>,
 }
 
@@ -52,30 +83,6 @@ enum State {
     Open,
     Done,
     Failed,
-}
-
-/// What a chunk is turned into: a token for `next_token`, or queued deltas for `next_event`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Tokens,
-    Events,
-}
-
-/// Everything learned from the stream so far, apart from the decoder.
-#[derive(Default)]
-struct Progress {
-    token: String,
-    pending: VecDeque<Delta>,
-    finish_reason: Option<String>,
-    usage: Option<Usage>,
-    model: Option<String>,
-    id: Option<String>,
-    request_id: Option<String>,
-    tool_calls: Vec<ToolCall>,
-    skipped_chunks: u64,
-    attempts: u32,
-    /// Body bytes read, kept once the decoder is dropped.
-    bytes: u64,
 }
 
 impl ChatStream {
@@ -119,8 +126,8 @@ impl ChatStream {
                 ..Progress::default()
             },
             cancel,
-            fast: chunk::FastDecoder::default(),
-            resend: None,
+            fast: FastDecoder::default(),
+            reopen: None,
             exchange: None,
         }
     }
@@ -140,9 +147,9 @@ impl ChatStream {
             )
         })?;
         if chunk.is_error() {
-            return Err(in_band_error(&chunk));
+            return Err(wire::in_band_error(&chunk));
         }
-        apply_chunk(&mut stream.progress, chunk, Mode::Events);
+        apply_chunk(&mut stream.progress, chunk, Mode::Deltas);
         stream.state = State::Done;
         Ok(stream)
     }
@@ -151,14 +158,16 @@ impl ChatStream {
         self.progress.request_id = request_id;
     }
 
+    /// Keeps what it takes to retry if the connection dies before the first token.
+    /// The HTTP exchange the body comes from: at the end of the stream, it lets the rest
+    /// of the body be read within a grace so that the connection can be reused.
     pub(crate) fn set_exchange(&mut self, exchange: Arc<Exchange>) {
         self.exchange = Some(exchange);
     }
 
-    /// Keeps what it takes to retry if the connection dies before the first token.
-    pub(crate) fn keep_for_retry(&mut self, resend: Resend) {
+    pub(crate) fn keep_for_retry(&mut self, reopen: Box<dyn Reopen>) {
         if self.decoder.is_some() {
-            self.resend = Some(Box::new(resend));
+            self.reopen = Some(reopen);
         }
     }
 
@@ -172,7 +181,7 @@ impl ChatStream {
     /// `None`.
     pub fn next_token(&mut self) -> Option<Result<&str>> {
         loop {
-            // Deltas queued by `next_event`, or by a whole JSON answer.
+            // Deltas queued by `next_delta`, or by a whole JSON answer.
             while let Some(delta) = self.progress.pending.pop_front() {
                 if let Delta::Content(text) = delta {
                     self.progress.token = text;
@@ -190,12 +199,12 @@ impl ChatStream {
 
     /// The next delta: content, reasoning, tool-call fragment, refusal, finish reason or
     /// usage, in the order the server sent them. Ends like [`next_token`](Self::next_token).
-    pub fn next_event(&mut self) -> Option<Result<Delta>> {
+    pub fn next_delta(&mut self) -> Option<Result<Delta>> {
         loop {
             if let Some(delta) = self.progress.pending.pop_front() {
                 return Some(Ok(delta));
             }
-            match self.step(Mode::Events) {
+            match self.step(Mode::Deltas) {
                 Ok(Step::Produced | Step::Continue) => {}
                 Ok(Step::Finished) => return None,
                 Err(e) => return Some(Err(e)),
@@ -206,7 +215,7 @@ impl ChatStream {
     /// Drains the stream into one [`ChatCompletion`].
     pub fn into_completion(mut self) -> Result<ChatCompletion> {
         let mut completion = ChatCompletion::default();
-        while let Some(delta) = self.next_event() {
+        while let Some(delta) = self.next_delta() {
             match delta? {
                 Delta::Content(text) => completion.content.push_str(&text),
                 Delta::Reasoning(text) => completion.reasoning.push_str(&text),
@@ -295,7 +304,7 @@ impl ChatStream {
             }
             Ok(Step::Produced) => {
                 // Something reached the caller: from now on a failure is final.
-                self.resend = None;
+                self.reopen = None;
                 Ok(Step::Produced)
             }
             Ok(Step::Continue) => Ok(Step::Continue),
@@ -314,34 +323,31 @@ impl ChatStream {
         }
     }
 
-    /// A connection that died before anything reached the caller (reset, closed early)
-    /// is retried like one that failed before its headers: same budget, waits and
-    /// deadline. Returns the error to report when it is not retried, or fails again.
+    /// A failure before anything reached the caller (a connection reset or closed right
+    /// after its headers) is sent again, as the retry policy allows. Returns the error to
+    /// report when it is not retried, or fails again.
     fn retry_before_first_token(&mut self, error: Error) -> Result<()> {
-        let retryable = matches!(error.kind(), ErrorKind::Truncated | ErrorKind::Io);
-        let Some(resend) = self.resend.take().filter(|_| retryable) else {
+        let Some(reopen) = self.reopen.take() else {
             return Err(error);
         };
-        // The new stream shares the cancellation without owning the agent's slot, so that
-        // dropping its husk below does not detach the agent this stream still uses.
+        // The new stream registers its connection under this stream's slot without owning
+        // it, so that dropping its husk below does not forget the connection this stream
+        // now uses.
         let cancel = self.cancel.unslotted();
-        let attempts = self.progress.attempts;
-        // Already judged retryable above; the budget, waits and deadline still apply.
-        let verdict = Some(true);
-        let mut next = resend.attempts(&cancel, attempts, Some((error, verdict)))?;
+        let mut next = reopen.reopen(&cancel, self.progress.attempts, error)?;
         self.decoder = next.decoder.take();
         self.exchange = next.exchange.take();
         self.progress = std::mem::take(&mut next.progress);
         // `Done` when the server answered with a whole JSON completion this time.
         self.state = next.state;
-        self.fast = chunk::FastDecoder::default();
-        self.resend = Some(resend);
+        self.fast = FastDecoder::default();
+        self.reopen = Some(reopen);
         Ok(())
     }
 
     fn read_event(&mut self, mode: Mode) -> Result<Step> {
         if self.cancel.is_cancelled() {
-            return Err(cancelled());
+            return Err(Error::cancelled());
         }
         let Some(decoder) = self.decoder.as_mut() else {
             return Ok(Step::Finished);
@@ -355,41 +361,39 @@ impl ChatStream {
             return Ok(Step::Finished);
         }
         if event.event == b"error" {
-            return Err(event_error(event.data));
+            return Err(wire::event_error(event.data));
         }
-        if mode == Mode::Tokens {
-            // The usual chunk of a token stream: the same frame as the last one, only the
-            // content differs, and that content is all `apply_chunk` would take from it.
-            let need_id = self.progress.id.is_none();
-            let need_model = self.progress.model.is_none();
-            if let Some(content) = self.fast.content(event.data, need_id, need_model) {
-                if content.is_empty() {
-                    return Ok(Step::Continue);
-                }
-                self.progress.token.clear();
-                self.progress.token.push_str(content);
-                return Ok(Step::Produced);
-            }
-        }
-        // Tokens take the fast decoder when it recognises the chunk; it yields exactly the
-        // chunk serde would (see `chunk::FastDecoder`), and leaves everything else to serde.
-        let fast = match mode {
+        let chunk: Chunk = match mode {
+            // Token streams take the fast decoder: it yields exactly the chunk serde would
+            // (see `wire::FastDecoder`), or just the content when that is all a token stream
+            // would take from the chunk, and leaves everything else to serde.
             Mode::Tokens => {
                 // `apply_chunk` reads `id` and `model` only until it knows them.
-                let want_names = self.progress.id.is_none() || self.progress.model.is_none();
-                self.fast.decode(event.data, want_names)
+                let need_id = self.progress.id.is_none();
+                let need_model = self.progress.model.is_none();
+                match self.fast.decode(event.data, need_id, need_model) {
+                    Decoded::Content("") => return Ok(Step::Continue),
+                    Decoded::Content(content) => {
+                        self.progress.token.clear();
+                        self.progress.token.push_str(content);
+                        return Ok(Step::Produced);
+                    }
+                    Decoded::Chunk(chunk) => chunk,
+                    Decoded::Fallback => match serde_json::from_slice(event.data) {
+                        Ok(chunk) => chunk,
+                        Err(e) => {
+                            return invalid_chunk(self.flavor, &mut self.progress, event.data, e)
+                        }
+                    },
+                }
             }
-            Mode::Events => None,
-        };
-        let chunk: Chunk = match fast {
-            Some(chunk) => chunk,
-            None => match serde_json::from_slice(event.data) {
+            Mode::Deltas => match serde_json::from_slice(event.data) {
                 Ok(chunk) => chunk,
                 Err(e) => return invalid_chunk(self.flavor, &mut self.progress, event.data, e),
             },
         };
         if chunk.is_error() {
-            return Err(in_band_error(&chunk));
+            return Err(wire::in_band_error(&chunk));
         }
         Ok(match apply_chunk(&mut self.progress, chunk, mode) {
             true => Step::Produced,
@@ -402,7 +406,7 @@ impl ChatStream {
     /// as a clean end: that is `Cancelled`, not `Truncated`.
     fn end_of_body(&self) -> Result<Step> {
         if self.cancel.is_cancelled() {
-            return Err(cancelled());
+            return Err(Error::cancelled());
         }
         if self.progress.finish_reason.is_some() {
             return Ok(Step::Finished);
@@ -414,15 +418,14 @@ impl ChatStream {
         .with_http_status(200))
     }
 
-    /// Drops the body and records how the stream ended. After a normal end, what is left
-    /// of the body is read if it comes at once, so that the connection can serve another
-    /// request; otherwise dropping the body closes the connection.
+    /// Drops the body and records how the stream ended. After a normal end, the rest of the
+    /// body is read if it is already there or comes within a short grace, so that the
+    /// connection can serve another request; otherwise dropping the body closes it.
     fn close(&mut self, state: State) {
         if let Some(decoder) = self.decoder.take() {
             self.progress.bytes = decoder.bytes_read();
             if let (State::Done, Some(exchange)) = (state, &self.exchange) {
-                let mut body = decoder.into_inner();
-                transport::drain_after_done(&mut body, exchange);
+                transport::drain_after_done(&mut decoder.into_inner(), exchange);
             }
         }
         self.exchange = None;
@@ -432,8 +435,8 @@ impl ChatStream {
 }
 
 impl Drop for ChatStream {
-    /// A stream dropped before its end also forgets its agent in the cancel handle (which
-    /// the caller may keep and reuse).
+    /// A stream dropped before its end also forgets its connection in the cancel handle
+    /// (which the caller may keep and reuse).
     fn drop(&mut self) {
         self.cancel.detach();
     }
@@ -441,7 +444,7 @@ impl Drop for ChatStream {
 
 /// What one step produced.
 enum Step {
-    /// A token is ready (`Tokens` mode) or deltas were queued (`Events` mode).
+    /// A token is ready (`Tokens` mode) or deltas were queued (`Deltas` mode).
     Produced,
     /// Nothing to hand out yet; read on.
     Continue,
@@ -471,115 +474,8 @@ impl fmt::Debug for ChatStream {
     }
 }
 
-/// Records what a chunk says; returns whether it produced something to hand out.
-fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> bool {
-    if progress.id.is_none() {
-        progress.id = chunk.id.map(|id| id.into_owned());
-    }
-    if progress.model.is_none() {
-        progress.model = chunk.model.map(|m| m.into_owned());
-    }
-    let mut produced = false;
-    if let Some(choice) = chunk.choice {
-        if let Some(delta) = choice.delta {
-            produced |= apply_delta(progress, delta, mode);
-        }
-        if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
-            if mode == Mode::Events {
-                progress
-                    .pending
-                    .push_back(Delta::Finish(reason.to_string()));
-                produced = true;
-            }
-            progress.finish_reason = Some(reason.into_owned());
-        }
-    }
-    if let Some(usage) = chunk.usage {
-        let usage = usage.into_usage();
-        progress.usage = Some(usage);
-        if mode == Mode::Events {
-            progress.pending.push_back(Delta::Usage(usage));
-            produced = true;
-        }
-    }
-    produced
-}
-
-fn apply_delta(progress: &mut Progress, delta: DeltaFields, mode: Mode) -> bool {
-    let mut produced = false;
-    for fragment in delta.tool_calls.into_iter().flatten() {
-        let fragment = merge_tool_call(&mut progress.tool_calls, fragment);
-        if mode == Mode::Events {
-            progress.pending.push_back(Delta::ToolCall(fragment));
-            produced = true;
-        }
-    }
-    let reasoning = delta.reasoning.or(delta.reasoning_content);
-    let texts = [
-        (reasoning, Delta::Reasoning as fn(String) -> Delta),
-        (delta.content, Delta::Content),
-        (delta.refusal, Delta::Refusal),
-    ];
-    for (index, (text, make)) in texts.into_iter().enumerate() {
-        let Some(text) = text.filter(|t| !t.is_empty()) else {
-            continue;
-        };
-        match mode {
-            Mode::Events => progress.pending.push_back(make(text.into_owned())),
-            // Only content is a token; reuse the buffer so a token costs no allocation.
-            Mode::Tokens if index == 1 => {
-                progress.token.clear();
-                progress.token.push_str(&text);
-            }
-            Mode::Tokens => continue,
-        }
-        produced = true;
-    }
-    produced
-}
-
-/// Adds a fragment to the call with the same index (creating it), and returns the
-/// fragment as a public delta.
-fn merge_tool_call(calls: &mut Vec<ToolCall>, fragment: ToolCallFragment) -> ToolCallDelta {
-    // Servers that omit `index` send one fragment per call (whole calls).
-    let index = fragment.index.unwrap_or(calls.len() as u32);
-    let position = match calls.iter().position(|c| c.index == index) {
-        Some(position) => position,
-        None => {
-            let at = calls.partition_point(|c| c.index < index);
-            calls.insert(
-                at,
-                ToolCall {
-                    index,
-                    ..ToolCall::default()
-                },
-            );
-            at
-        }
-    };
-    let call = &mut calls[position];
-    let (name, arguments) = match fragment.function {
-        Some(f) => (f.name, f.arguments),
-        None => (None, None),
-    };
-    let delta = ToolCallDelta {
-        index,
-        id: fragment.id.map(|s| s.into_owned()),
-        name: name.map(|s| s.into_owned()),
-        arguments: arguments.map(|s| s.into_owned()).unwrap_or_default(),
-    };
-    if let Some(id) = &delta.id {
-        call.id.clone_from(id);
-    }
-    if let Some(name) = &delta.name {
-        call.name.push_str(name);
-    }
-    call.arguments.push_str(&delta.arguments);
-    delta
-}
-
 /// Invalid JSON: an error in the `Api` flavor, skipped and counted in `WebDemo` (like the
-/// seed). Invalid UTF-8 is an error in both.
+/// legacy provider). Invalid UTF-8 is an error in both.
 fn invalid_chunk(
     flavor: Flavor,
     progress: &mut Progress,
@@ -598,115 +494,11 @@ fn invalid_chunk(
         }
         Flavor::Api => Err(Error::new(
             ErrorKind::Protocol,
-            format!("an event is not valid JSON ({error}): {}", excerpt(data)),
+            format!(
+                "an event is not valid JSON ({error}): {}",
+                wire::excerpt(data)
+            ),
         )
         .with_http_status(200)),
-    }
-}
-
-/// `event: error`: the data is usually a JSON error object, sometimes plain text.
-fn event_error(data: &[u8]) -> Error {
-    match serde_json::from_slice::<serde_json::Value>(data) {
-        Ok(value) => api_error(chunk::api_error_parts(&value), data),
-        Err(_) => Error::new(ErrorKind::Api, excerpt(data)).with_http_status(200),
-    }
-}
-
-fn in_band_error(chunk: &Chunk) -> Error {
-    let parts = match &chunk.error {
-        Some(error) => chunk::api_error_parts(&serde_json::json!({ "error": error })),
-        None => chunk::api_error_parts(&serde_json::json!({
-            "message": chunk.message,
-        })),
-    };
-    api_error(parts, b"the server reported an error")
-}
-
-fn api_error(parts: chunk::ApiErrorParts, fallback: &[u8]) -> Error {
-    let message = parts
-        .message
-        .unwrap_or_else(|| String::from_utf8_lossy(fallback).into_owned());
-    Error::new(ErrorKind::Api, message)
-        .with_http_status(200)
-        .with_api_details(parts.kind, parts.code, parts.param)
-}
-
-/// A short, printable piece of bad data for an error message.
-fn excerpt(data: &[u8]) -> String {
-    const MAX: usize = 200;
-    let text = String::from_utf8_lossy(&data[..data.len().min(MAX)]);
-    if data.len() > MAX {
-        format!("{text}...")
-    } else {
-        text.into_owned()
-    }
-}
-
-fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "the stream was cancelled")
-}
-
-fn sse_error(error: sse::SseError, cancel: &CancelHandle) -> Error {
-    match error {
-        sse::SseError::Io(e) => body_io_error(e, cancel),
-        sse::SseError::LineTooLong { limit } => Error::new(
-            ErrorKind::Limit,
-            format!("a line of the stream exceeds the {limit}-byte limit"),
-        )
-        .with_http_status(200),
-        sse::SseError::EventTooLarge { limit } => Error::new(
-            ErrorKind::Limit,
-            format!("an event of the stream exceeds the {limit}-byte limit"),
-        )
-        .with_http_status(200),
-    }
-}
-
-/// Classifies a failed body read: cancelled, timed out, truncated, malformed or other I/O.
-pub(crate) fn body_io_error(error: io::Error, cancel: &CancelHandle) -> Error {
-    if cancel.is_cancelled() {
-        return cancelled();
-    }
-    let message = error.to_string();
-    let kind = error.kind();
-    let error = match error.into_inner() {
-        Some(inner) => match inner.downcast::<ureq::Error>() {
-            Ok(ureq_error) => return body_ureq_error(*ureq_error, cancel),
-            Err(inner) => inner.to_string(),
-        },
-        None => message,
-    };
-    let kind = match kind {
-        io::ErrorKind::UnexpectedEof
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe => ErrorKind::Truncated,
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            return Error::timeout(TimeoutPhase::Idle).with_http_status(200);
-        }
-        io::ErrorKind::InvalidData => ErrorKind::Protocol,
-        _ => ErrorKind::Io,
-    };
-    let message = match kind {
-        ErrorKind::Truncated => format!("the stream was cut off: {error}"),
-        _ => format!("reading the stream failed: {error}"),
-    };
-    Error::new(kind, message).with_http_status(200)
-}
-
-fn body_ureq_error(error: ureq::Error, cancel: &CancelHandle) -> Error {
-    match error {
-        ureq::Error::Io(e) => body_io_error(e, cancel),
-        ureq::Error::Timeout(ureq::Timeout::Global | ureq::Timeout::PerCall) => {
-            Error::timeout(TimeoutPhase::Total).with_http_status(200)
-        }
-        ureq::Error::Timeout(_) => Error::timeout(TimeoutPhase::Idle).with_http_status(200),
-        ureq::Error::Protocol(e) => Error::new(
-            ErrorKind::Protocol,
-            format!("malformed HTTP body framing: {e}"),
-        )
-        .with_http_status(200),
-        other => Error::new(ErrorKind::Io, format!("reading the stream failed: {other}"))
-            .with_http_status(200),
     }
 }

@@ -90,7 +90,7 @@ const VOCAB: &[(&str, &str)] = &[
 fn chunk(delta: &str, finish: &str) -> String {
     format!(
         "data: {{\"id\":\"chatcmpl-alloc\",\"object\":\"chat.completion.chunk\",\"created\":1764000000,\
-         \"model\":\"solar-pro2\",\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\
+         \"model\":\"solar-pro4\",\"system_fingerprint\":null,\"choices\":[{{\"index\":0,\
          \"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n"
     )
 }
@@ -107,7 +107,7 @@ fn body(n: usize) -> (Vec<u8>, String) {
     body.push_str(&chunk("{}", "\"stop\""));
     body.push_str(&format!(
         "data: {{\"id\":\"chatcmpl-alloc\",\"object\":\"chat.completion.chunk\",\"created\":1764000000,\
-         \"model\":\"solar-pro2\",\"choices\":[],\"usage\":{{\"prompt_tokens\":5,\
+         \"model\":\"solar-pro4\",\"choices\":[],\"usage\":{{\"prompt_tokens\":5,\
          \"completion_tokens\":{n},\"total_tokens\":{}}}}}\n\ndata: [DONE]\n\n",
         n + 5
     ));
@@ -155,14 +155,14 @@ fn read_request(conn: &mut TcpStream) {
 fn client(base: &str) -> Client {
     Client::builder()
         .base_url(base)
-        .proxy(None)
+        .proxy(upstage::Proxy::Disabled)
         .max_retries(0)
         .build()
         .unwrap()
 }
 
 fn request() -> ChatRequest {
-    ChatRequest::new("solar-pro2").message(Message::user("Count the allocations."))
+    ChatRequest::new("solar-pro4").message(Message::user("Count the allocations."))
 }
 
 /// Drains a stream with `next_token`, checking every token; returns the token count.
@@ -273,7 +273,7 @@ fn c_callback(n: usize) -> u64 {
     use upstage::ffi::*;
     let (body, text) = body(n);
     let base = CString::new(serve_once(body)).unwrap();
-    let model = CString::new("solar-pro2").unwrap();
+    let model = CString::new("solar-pro4").unwrap();
     let (role, content) = (CString::new("user").unwrap(), CString::new("Hi").unwrap());
     let mut seen = Seen {
         tokens: 0,

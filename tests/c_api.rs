@@ -304,7 +304,7 @@ fn sse_with(extra: &[(&str, &str)]) -> Script {
     Script::new().head(200, &headers)
 }
 
-const COMPLETION: &str = r#"{"id":"chatcmpl-complete","object":"chat.completion","created":1,"model":"solar-pro2","choices":[{"index":0,"message":{"role":"assistant","content":"It is sunny in \uc11c\uc6b8.","reasoning_content":"Checked.","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":7,"completion_tokens":9,"total_tokens":16,"completion_tokens_details":{"reasoning_tokens":3}}}"#;
+const COMPLETION: &str = r#"{"id":"chatcmpl-complete","object":"chat.completion","created":1,"model":"solar-pro4","choices":[{"index":0,"message":{"role":"assistant","content":"It is sunny in \uc11c\uc6b8.","reasoning_content":"Checked.","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":7,"completion_tokens":9,"total_tokens":16,"completion_tokens_details":{"reasoning_tokens":3}}}"#;
 
 fn scenario(conn: &mut Conn) {
     let json = conn.request().json.clone().unwrap_or_default();
@@ -823,31 +823,43 @@ fn install_script_and_pkg_config() {
     }
 }
 
-/// Every complete C program (a block with `int main`) of README.md compiles with the
-/// strict flags and links with the documented static link line.
+/// Every complete C or C++ program (a block with `int main`) of the README and of the C guide
+/// next to the header compiles with the strict flags and links with the documented static
+/// link line.
 #[test]
 fn readme_programs_compile() {
-    let readme = std::fs::read_to_string(manifest().join("README.md")).unwrap();
     let dir = scratch("readme");
     let mut compiled = 0;
-    let mut lines = readme.lines();
-    while let Some(line) = lines.next() {
-        let ext = match line.trim() {
-            "```c" => "c",
-            "```cpp" => "cpp",
-            _ => continue,
-        };
-        let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
-        let code = block.join("\n") + "\n";
-        if !code.contains("int main") {
-            continue;
+    for guide in ["README.md", "include/README.md"] {
+        let text = std::fs::read_to_string(manifest().join(guide)).unwrap();
+        let mut in_guide = 0;
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            let ext = match line.trim() {
+                "```c" => "c",
+                "```cpp" => "cpp",
+                _ => continue,
+            };
+            let block: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+            let code = block.join("\n") + "\n";
+            if !code.contains("int main") {
+                continue;
+            }
+            compiled += 1;
+            in_guide += 1;
+            let src = dir.join(format!("block{compiled}.{ext}"));
+            std::fs::write(&src, code).unwrap();
+            compile(&[src], &dir.join(format!("block{compiled}")), Build::Plain);
         }
-        compiled += 1;
-        let src = dir.join(format!("block{compiled}.{ext}"));
-        std::fs::write(&src, code).unwrap();
-        compile(&[src], &dir.join(format!("block{compiled}")), Build::Plain);
+        assert!(
+            in_guide >= 1,
+            "no complete C or C++ program found in {guide}"
+        );
     }
-    assert!(compiled >= 5, "only {compiled} programs found in README.md");
+    assert!(
+        compiled >= 7,
+        "only {compiled} programs found in the guides"
+    );
 }
 
 /// The shared library exports exactly the functions the header declares, all `upstage_`.

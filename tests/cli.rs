@@ -186,7 +186,7 @@ fn every_request_flag_reaches_the_body() {
             "--base-url",
             &base,
             "--model",
-            "solar-pro2",
+            "solar-pro4",
             "--system",
             "Be brief",
             "--messages",
@@ -229,7 +229,7 @@ fn every_request_flag_reaches_the_body() {
     assert_eq!(
         body,
         json!({
-            "model": "solar-pro2",
+            "model": "solar-pro4",
             "stream": true,
             "messages": [
                 {"role": "system", "content": "Be brief"},

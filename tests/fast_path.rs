@@ -63,7 +63,7 @@ fn by_tokens(body: &[u8], flavor: Flavor) -> Story {
 fn by_events(body: &[u8], flavor: Flavor) -> Story {
     let mut s = stream(body, flavor);
     let (mut tokens, mut error) = (Vec::new(), None);
-    while let Some(event) = s.next_event() {
+    while let Some(event) = s.next_delta() {
         match event {
             Ok(Delta::Content(t)) => tokens.push(t),
             Ok(_) => {}
@@ -159,7 +159,7 @@ fn text_value() -> BoxedStrategy<String> {
             "null",
             "\"chatcmpl-1\"",
             "\"\"",
-            "\"solar-pro2\"",
+            "\"solar-pro4\"",
             "\"日本\"",
         ],
         &[

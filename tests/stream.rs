@@ -15,7 +15,7 @@ fn client(server: &Server) -> Client {
 }
 
 fn hello() -> ChatRequest {
-    ChatRequest::new("solar-pro2").message(Message::user("Hello"))
+    ChatRequest::new("solar-pro4").message(Message::user("Hello"))
 }
 
 /// Every token of a stream, and how it ended.
@@ -58,7 +58,7 @@ fn api_request_has_auth_headers_and_the_messages_as_given() {
         .api_key("sk-test-key")
         .build()
         .unwrap();
-    let request = ChatRequest::new("solar-pro2")
+    let request = ChatRequest::new("solar-pro4")
         .message(Message::system("S"))
         .message(Message::user("Q"))
         .temperature(0.3)
@@ -80,7 +80,7 @@ fn api_request_has_auth_headers_and_the_messages_as_given() {
     assert_eq!(
         sent.json,
         Some(json!({
-            "model": "solar-pro2", "stream": true,
+            "model": "solar-pro4", "stream": true,
             "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}],
             "temperature": 0.3, "max_tokens": 5
         }))
@@ -592,10 +592,7 @@ fn a_64_mib_line_is_a_limit_error_with_bounded_memory() {
     });
     let client = ClientBuilder::new()
         .base_url(server.base())
-        .limits(Limits {
-            max_line: 1 << 20,
-            ..Limits::default()
-        })
+        .limits(Limits::default().with_max_line(1 << 20))
         .build()
         .unwrap();
     let (text, err) = drain(client.stream(&hello()).unwrap());
@@ -620,10 +617,7 @@ fn an_endless_event_is_a_limit_error() {
     });
     let client = ClientBuilder::new()
         .base_url(server.base())
-        .limits(Limits {
-            max_event: 1 << 20,
-            ..Limits::default()
-        })
+        .limits(Limits::default().with_max_event(1 << 20))
         .build()
         .unwrap();
     let (_, err) = drain(client.stream(&hello()).unwrap());
@@ -656,7 +650,7 @@ fn a_server_that_ignores_stream_answers_json_and_that_works() {
     ));
     let mut stream = client(&server).stream(&hello()).unwrap();
     let mut events = Vec::new();
-    while let Some(event) = stream.next_event() {
+    while let Some(event) = stream.next_delta() {
         events.push(event.unwrap());
     }
     assert_eq!(events[0], Delta::Reasoning("thought".into()));
@@ -782,9 +776,9 @@ fn ollama_shape_finish_in_the_last_content_chunk() {
 #[test]
 fn litellm_and_upstage_shape_usage_with_choices_delta_empty() {
     let mut body = events(&[
-        json!({"id":"u","object":"chat.completion.chunk","created":1,"model":"solar-pro2","system_fingerprint":null,"choices":[{"index":0,"delta":{"role":"assistant","content":"Sol"},"logprobs":null,"finish_reason":null}]}),
-        json!({"id":"u","object":"chat.completion.chunk","created":1,"model":"solar-pro2","choices":[{"index":0,"delta":{"content":"ar"},"logprobs":null,"finish_reason":"stop"}]}),
-        json!({"id":"u","object":"chat.completion.chunk","created":1,"model":"solar-pro2","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":null}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"completion_tokens_details":{"reasoning_tokens":0}}}),
+        json!({"id":"u","object":"chat.completion.chunk","created":1,"model":"solar-pro4","system_fingerprint":null,"choices":[{"index":0,"delta":{"role":"assistant","content":"Sol"},"logprobs":null,"finish_reason":null}]}),
+        json!({"id":"u","object":"chat.completion.chunk","created":1,"model":"solar-pro4","choices":[{"index":0,"delta":{"content":"ar"},"logprobs":null,"finish_reason":"stop"}]}),
+        json!({"id":"u","object":"chat.completion.chunk","created":1,"model":"solar-pro4","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":null}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"completion_tokens_details":{"reasoning_tokens":0}}}),
     ]);
     body.push_str("data: [DONE]\n\n");
     let (text, finish, usage) = dialect(body);
@@ -909,7 +903,7 @@ fn events_are_retried_before_the_first_delta_too() {
     let server = Server::start(fail_then(2, dies_early(true), serve_tokens(&["x"])));
     let mut stream = retrying_client(&server, 2).stream(&hello()).unwrap();
     assert_eq!(
-        stream.next_event().unwrap().unwrap(),
+        stream.next_delta().unwrap().unwrap(),
         Delta::Content("x".into())
     );
     assert_eq!(stream.attempts(), 3);

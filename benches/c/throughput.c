@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "throughput-c: cannot build the client\n");
         return 1;
     }
-    r = upstage_request_new("solar-pro2");
+    r = upstage_request_new("solar-pro4");
     if (!r || upstage_request_add_message(r, "user", "Write a long story.") != UPSTAGE_OK) {
         fprintf(stderr, "throughput-c: cannot build the request\n");
         return 1;

@@ -2,6 +2,7 @@
  * chat: stream one answer through the upstage C API.
  *
  *   chat BASE_URL MODEL PROMPT
+ *   e.g. chat https://api.upstage.ai/v1 solar-pro4 "Hello!"
  *
  * stdout receives exactly the content tokens, flushed as they arrive (plus a final newline
  * only when stdout is a terminal). On failure, tokens already printed stay, stderr gets one
@@ -11,10 +12,19 @@
  * Build: cc -std=c99 chat.c -o chat $(pkg-config --cflags --libs upstage)
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "upstage.h"
+
+/* Receives each content token as it arrives (upstage_token_callback). Stops the stream when
+ * stdout fails, e.g. a full disk or a pipe closed with SIGPIPE ignored. */
+static int32_t print_token(void *userdata, const char *text, size_t len) {
+    (void)userdata;
+    if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) return UPSTAGE_STOP;
+    return UPSTAGE_CONTINUE;
+}
 
 static int fail(const upstage_error *e) {
     fflush(stdout);
@@ -26,11 +36,8 @@ int main(int argc, char **argv) {
     upstage_client_builder *builder;
     upstage_client *client = NULL;
     upstage_request *request = NULL;
-    upstage_stream *stream = NULL;
     upstage_error err;
-    const char *text;
-    size_t len;
-    int status, code = 0;
+    int code = 0;
 
     if (argc != 4) {
         fprintf(stderr, "usage: %s BASE_URL MODEL PROMPT\n", argc > 0 ? argv[0] : "chat");
@@ -61,20 +68,12 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    if (upstage_stream_open(client, request, &stream, &err) != UPSTAGE_OK) {
+    /* Blocks until the answer is complete; print_token runs on this thread once per token. */
+    if (upstage_chat_stream(client, request, print_token, NULL, &err) != UPSTAGE_OK) {
         code = fail(&err);
-    } else {
-        while ((status = upstage_stream_next(stream, &text, &len, &err)) == UPSTAGE_OK) {
-            fwrite(text, 1, len, stdout);
-            fflush(stdout);
-        }
-        if (status != UPSTAGE_DONE) {
-            code = fail(&err);
-        } else if (isatty(fileno(stdout))) {
-            putchar('\n');
-        }
+    } else if (isatty(fileno(stdout))) {
+        putchar('\n');
     }
-    upstage_stream_free(stream);
     upstage_request_free(request);
     upstage_client_free(client);
     return code;

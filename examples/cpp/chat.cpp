@@ -1,6 +1,7 @@
 // chat: stream one answer through the upstage C++ wrapper.
 //
 //   chat BASE_URL MODEL PROMPT
+//   e.g. chat https://api.upstage.ai/v1 solar-pro4 "Hello!"
 //
 // Same contract as examples/c/chat.c: stdout is exactly the tokens, flushed; on failure
 // "error[<status name>]: <message>" on stderr and exit 1; usage errors exit 2.
@@ -8,6 +9,7 @@
 // Build: c++ -std=c++17 chat.cpp -o chat $(pkg-config --cflags --libs upstage)
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 
@@ -22,10 +24,12 @@ int main(int argc, char **argv) {
         upstage::Client client = upstage::Client::Builder().base_url(argv[1]).build();
         upstage::Request request(argv[2]);
         request.add("user", argv[3]);
-        for (std::string_view token : client.stream(request)) {
+        // One call per token, on this thread; stop the stream when stdout fails.
+        client.chat(request, [](std::string_view token) -> int32_t {
             std::cout.write(token.data(), static_cast<std::streamsize>(token.size()));
             std::cout.flush();
-        }
+            return std::cout ? UPSTAGE_CONTINUE : UPSTAGE_STOP;
+        });
         if (isatty(fileno(stdout))) std::cout << '\n';
         return 0;
     } catch (const upstage::Error &e) {

@@ -1,10 +1,13 @@
-//! The seed catalog and `format_prompt`: pure functions, no I/O.
+//! The legacy web demo's model catalog and `format_prompt`: pure functions, no I/O.
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
-use super::{guard, guard_value, null, str_arg, upstage_error, upstage_status, UPSTAGE_OK};
-use crate::{get_model, MODELS, WEB_DEMO_DEFAULT_MODEL};
+use super::boundary::{guard, guard_value, opt_str_arg, out_arg, out_buffer, str_arg};
+use super::{upstage_error, upstage_status, UPSTAGE_OK};
+use crate::web_demo::{
+    resolve_model as get_model, DEFAULT_MODEL as WEB_DEMO_DEFAULT_MODEL, MODELS,
+};
 
 /// NUL-terminated copies of the catalog's names, built once.
 fn catalog() -> &'static [CString] {
@@ -28,7 +31,7 @@ fn interned(name: &str) -> *const c_char {
         .map_or(std::ptr::null(), |c| c.as_ptr())
 }
 
-/// Resolves a model name like the seed's `get_model`: an exact (case-sensitive) name of the
+/// Resolves a model name like g4f's Upstage provider (`get_model`): an exact (case-sensitive) name of the
 /// catalog is returned as is, an alias (`"solar-mini"`) returns its target, anything else
 /// (NULL, empty, unknown, invalid UTF-8) returns the web demo's default, `"solar-pro"`.
 /// Pure, no I/O. The result has static storage (never free it) and is never NULL.
@@ -39,24 +42,19 @@ fn interned(name: &str) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn upstage_resolve_model(name: *const c_char) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        let name = if name.is_null() {
-            ""
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by the caller's contract.
-            let bytes = unsafe { CStr::from_ptr(name) }.to_bytes();
-            std::str::from_utf8(bytes).unwrap_or("")
-        };
+        // NULL and invalid UTF-8 resolve like an unknown name: this function never fails.
+        let name = opt_str_arg(name, "name").ok().flatten().unwrap_or("");
         interned(get_model(name))
     })
 }
 
-/// The number of models in the seed catalog (3).
+/// The number of models in the legacy web demo's catalog (3).
 #[no_mangle]
 pub extern "C" fn upstage_model_count() -> usize {
     MODELS.len()
 }
 
-/// The catalog's model at `index` (0-based, in the seed's order), or NULL when `index` is out
+/// The catalog's model at `index` (0-based, in the order of g4f's Upstage provider), or NULL when `index` is out
 /// of range. Static storage: never free it.
 #[no_mangle]
 pub extern "C" fn upstage_model_at(index: usize) -> *const c_char {
@@ -69,7 +67,8 @@ pub extern "C" fn upstage_model_at(index: usize) -> *const c_char {
     })
 }
 
-/// Flattens a conversation into one prompt exactly like the seed's `format_prompt`.
+/// Flattens a conversation into one prompt exactly like g4f's Upstage provider
+/// (`format_prompt`), for the legacy web demo.
 ///
 /// `messages_json` is a JSON array of `{"role": ..., "content": ...}` objects. On success
 /// `*out_len` receives the full length of the prompt in bytes (without the NUL) and, when
@@ -94,25 +93,12 @@ pub unsafe extern "C" fn upstage_format_prompt(
     err: *mut upstage_error,
 ) -> upstage_status {
     guard(err, || {
-        // SAFETY: forwarded contract of `messages_json`.
-        let json = unsafe { str_arg(messages_json, "messages_json") }?;
-        if out_len.is_null() {
-            return Err(null("out_len"));
-        }
-        if buf.is_null() && cap > 0 {
-            return Err(null("buf"));
-        }
-        let prompt = crate::format_prompt_json(json)?;
-        if cap > prompt.len() {
-            // SAFETY: `buf` is valid for `cap > prompt.len()` bytes, so the text and its
-            // NUL fit; the prompt is a fresh String that cannot overlap `buf`.
-            unsafe {
-                std::ptr::copy_nonoverlapping(prompt.as_ptr(), buf.cast::<u8>(), prompt.len());
-                buf.add(prompt.len()).write(0);
-            }
-        }
-        // SAFETY: `out_len` is non-NULL and writable by the caller's contract.
-        unsafe { out_len.write(prompt.len()) };
+        let json = str_arg(messages_json, "messages_json")?;
+        let out_len = out_arg(out_len, "out_len")?;
+        let buf = out_buffer(buf, cap, "buf")?;
+        let prompt = crate::web_demo::format_prompt_json(json)?;
+        buf.fill_if_it_fits(&prompt);
+        out_len.write(prompt.len());
         Ok(UPSTAGE_OK)
     })
 }

@@ -3,11 +3,12 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use super::{
-    error, guard, guard_value, null, opt_str_arg, str_arg, upstage_error, upstage_status, Outcome,
-    UPSTAGE_OK,
+use super::boundary::{
+    arg_mut, free_handle, guard, guard_value, invalid, new_handle, opt_str_arg, out_arg, str_arg,
+    take_handle,
 };
-use crate::{Client, ClientBuilder, ErrorKind, Flavor, Limits};
+use super::{upstage_error, upstage_status, UPSTAGE_OK};
+use crate::{Client, ClientBuilder, Error, Flavor, Limits};
 
 /// `upstage_client_builder_set_timeout_ms`: establishing the connection (default 10 s).
 pub const UPSTAGE_TIMEOUT_CONNECT: i32 = 0;
@@ -26,17 +27,26 @@ pub const UPSTAGE_LIMIT_EVENT: i32 = 1;
 /// `upstage_client_builder_set_limit`: how much of an HTTP error body is read (default 64 KiB).
 pub const UPSTAGE_LIMIT_ERROR_BODY: i32 = 2;
 
-/// Configures a client. Created by `upstage_client_builder_new`, consumed by
-/// `upstage_client_builder_build` (or abandoned with `upstage_client_builder_free`).
-/// Use from one thread at a time.
+/// Configures a client.
+///
+/// Ownership: `upstage_client_builder_new` hands out a builder that the caller owns. The
+/// setters only borrow it. Give it back exactly once: to `upstage_client_builder_build`,
+/// which always consumes it (success or not), or to `upstage_client_builder_free`.
+///
+/// Threads: one thread at a time.
 pub struct upstage_client_builder {
     builder: ClientBuilder,
     limits: Limits,
 }
 
-/// A configured client: immutable and thread-safe. Share one across threads and streams;
-/// free it with `upstage_client_free` after the last call that uses it has returned (streams
-/// opened from it stay valid: they keep what they need).
+/// A configured client.
+///
+/// Ownership: `upstage_client_builder_build` hands out a client that the caller owns; free it
+/// with `upstage_client_free` after the last call that uses it has returned. Functions that
+/// take a `const upstage_client *` only borrow it for the call. Streams and completions made
+/// with it keep what they need, so they stay valid after the client is freed.
+///
+/// Threads: immutable and thread-safe; any number of threads may use one client at once.
 pub struct upstage_client {
     pub(crate) client: Client,
 }
@@ -48,28 +58,32 @@ pub struct upstage_client {
 #[no_mangle]
 pub extern "C" fn upstage_client_builder_new() -> *mut upstage_client_builder {
     guard_value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(upstage_client_builder {
+        new_handle(upstage_client_builder {
             builder: ClientBuilder::from_env(),
             limits: Limits::default(),
-        }))
+        })
     })
 }
 
-/// Runs `f` on the builder behind `b`, with the panic boundary and NULL check.
-///
-/// # Safety
-///
-/// `b` is NULL or a live builder not used by another thread.
-unsafe fn with_builder(
+/// The body of a builder setter: `change` checks its arguments, then applies them with
+/// [`upstage_client_builder::apply`]; a bad argument leaves the builder as it was.
+fn configure(
     b: *mut upstage_client_builder,
-    f: impl FnOnce(ClientBuilder) -> Result<ClientBuilder, crate::Error>,
+    change: impl FnOnce(&mut upstage_client_builder) -> Result<(), Error>,
 ) -> upstage_status {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: `b` is NULL or a live builder used by this thread only (contract).
-        let b = unsafe { b.as_mut() }.ok_or_else(|| null("b"))?;
-        b.builder = f(std::mem::take(&mut b.builder))?;
+        change(arg_mut(b, "b")?)?;
         Ok(UPSTAGE_OK)
     })
+}
+
+impl upstage_client_builder {
+    /// Replaces the Rust builder with `f(builder)` (its methods take it by value). Never
+    /// fails: it returns a `Result` so that it can end a setter's `configure` body.
+    fn apply(&mut self, f: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Result<(), Error> {
+        self.builder = f(std::mem::take(&mut self.builder));
+        Ok(())
+    }
 }
 
 /// Sets the API key, sent as `Authorization: Bearer <key>` (the web demo flavor never sends
@@ -84,10 +98,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_api_key(
     b: *mut upstage_client_builder,
     key: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `key`.
-    let key = unsafe { str_arg(key, "key") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.api_key(key?))) }
+    configure(b, |b| {
+        let key = str_arg(key, "key")?;
+        b.apply(|builder| builder.api_key(key))
+    })
 }
 
 /// Sets the base URL; requests go to `{base}/chat/completions` (or
@@ -103,14 +117,14 @@ pub unsafe extern "C" fn upstage_client_builder_set_base_url(
     b: *mut upstage_client_builder,
     url: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `url`.
-    let url = unsafe { str_arg(url, "url") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.base_url(url?))) }
+    configure(b, |b| {
+        let url = str_arg(url, "url")?;
+        b.apply(|builder| builder.base_url(url))
+    })
 }
 
-/// Selects the seed's web demo flavor (`on` true) or the official API flavor (false, the
-/// default).
+/// Selects the legacy web demo flavor, the endpoint g4f's Upstage provider uses (`on` true),
+/// or the official API flavor (false, the default).
 /// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
 ///
 /// # Safety
@@ -122,8 +136,7 @@ pub unsafe extern "C" fn upstage_client_builder_set_web_demo(
     on: bool,
 ) -> upstage_status {
     let flavor = if on { Flavor::WebDemo } else { Flavor::Api };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.flavor(flavor))) }
+    configure(b, |b| b.apply(|builder| builder.flavor(flavor)))
 }
 
 /// Sets the proxy (`http://`, `socks5://`, `socks5h://`, credentials allowed). NULL: no
@@ -139,10 +152,14 @@ pub unsafe extern "C" fn upstage_client_builder_set_proxy(
     b: *mut upstage_client_builder,
     url: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `url`.
-    let url = unsafe { opt_str_arg(url, "url") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.proxy(url?))) }
+    configure(b, |b| {
+        let url = opt_str_arg(url, "url")?;
+        let proxy = match url {
+            Some(url) => crate::Proxy::Url(url.to_owned()),
+            None => crate::Proxy::Disabled,
+        };
+        b.apply(|builder| builder.proxy(proxy))
+    })
 }
 
 /// Sets one timeout in milliseconds; `ms` 0 means no limit.
@@ -161,19 +178,20 @@ pub unsafe extern "C" fn upstage_client_builder_set_timeout_ms(
     ms: u64,
 ) -> upstage_status {
     let timeout = (ms > 0).then(|| Duration::from_millis(ms));
-    // SAFETY: forwarded contract of `b`.
-    unsafe {
-        with_builder(b, |builder| match which {
-            UPSTAGE_TIMEOUT_CONNECT => Ok(builder.connect_timeout(timeout)),
-            UPSTAGE_TIMEOUT_HEADERS => Ok(builder.headers_timeout(timeout)),
-            UPSTAGE_TIMEOUT_IDLE => Ok(builder.idle_timeout(timeout)),
-            UPSTAGE_TIMEOUT_TOTAL => Ok(builder.total_timeout(timeout)),
-            _ => Err(error(
-                ErrorKind::InvalidArgument,
-                format!("unknown timeout {which}: use UPSTAGE_TIMEOUT_CONNECT..TOTAL (0..3)"),
-            )),
-        })
-    }
+    configure(b, |b| {
+        let set: fn(ClientBuilder, Option<Duration>) -> ClientBuilder = match which {
+            UPSTAGE_TIMEOUT_CONNECT => ClientBuilder::connect_timeout,
+            UPSTAGE_TIMEOUT_HEADERS => ClientBuilder::headers_timeout,
+            UPSTAGE_TIMEOUT_IDLE => ClientBuilder::idle_timeout,
+            UPSTAGE_TIMEOUT_TOTAL => ClientBuilder::total_timeout,
+            _ => {
+                return Err(invalid(format!(
+                    "unknown timeout {which}: use UPSTAGE_TIMEOUT_CONNECT..TOTAL (0..3)"
+                )))
+            }
+        };
+        b.apply(|builder| set(builder, timeout))
+    })
 }
 
 /// Sets how many times a failed attempt is retried before the first token (default 2).
@@ -187,8 +205,7 @@ pub unsafe extern "C" fn upstage_client_builder_set_max_retries(
     b: *mut upstage_client_builder,
     n: u32,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.max_retries(n))) }
+    configure(b, |b| b.apply(|builder| builder.max_retries(n)))
 }
 
 /// Sets the model used when a request names none (official API flavor; default
@@ -203,10 +220,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_default_model(
     b: *mut upstage_client_builder,
     model: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `model`.
-    let model = unsafe { str_arg(model, "model") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.default_model(model?))) }
+    configure(b, |b| {
+        let model = str_arg(model, "model")?;
+        b.apply(|builder| builder.default_model(model))
+    })
 }
 
 /// Trusts the certificates of this PEM file instead of the bundled web roots (read by
@@ -221,10 +238,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_ca_file(
     b: *mut upstage_client_builder,
     path: *const c_char,
 ) -> upstage_status {
-    // SAFETY: forwarded contract of `path`.
-    let path = unsafe { str_arg(path, "path") };
-    // SAFETY: forwarded contract of `b`.
-    unsafe { with_builder(b, |builder| Ok(builder.ca_file(path?))) }
+    configure(b, |b| {
+        let path = str_arg(path, "path")?;
+        b.apply(|builder| builder.ca_file(path))
+    })
 }
 
 /// Sets one size limit in bytes; exceeding it is `UPSTAGE_ERR_LIMIT`, never an
@@ -243,34 +260,31 @@ pub unsafe extern "C" fn upstage_client_builder_set_limit(
     which: i32,
     bytes: usize,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        // SAFETY: `b` is NULL or a live builder used by this thread only (contract).
-        let b = unsafe { b.as_mut() }.ok_or_else(|| null("b"))?;
+    configure(b, |b| {
         if bytes == 0 {
-            return Err(error(ErrorKind::InvalidArgument, "a limit must be > 0"));
+            return Err(invalid("a limit must be > 0"));
         }
-        let mut limits = b.limits;
-        match which {
-            UPSTAGE_LIMIT_LINE => limits.max_line = bytes,
-            UPSTAGE_LIMIT_EVENT => limits.max_event = bytes,
-            UPSTAGE_LIMIT_ERROR_BODY => limits.max_error_body = bytes,
+        let limit = match which {
+            UPSTAGE_LIMIT_LINE => &mut b.limits.max_line,
+            UPSTAGE_LIMIT_EVENT => &mut b.limits.max_event,
+            UPSTAGE_LIMIT_ERROR_BODY => &mut b.limits.max_error_body,
             _ => {
-                return Err(error(
-                    ErrorKind::InvalidArgument,
-                    format!("unknown limit {which}: use UPSTAGE_LIMIT_LINE..ERROR_BODY (0..2)"),
-                ))
+                return Err(invalid(format!(
+                    "unknown limit {which}: use UPSTAGE_LIMIT_LINE..ERROR_BODY (0..2)"
+                )))
             }
-        }
-        b.limits = limits;
-        b.builder = std::mem::take(&mut b.builder).limits(limits);
-        Ok(UPSTAGE_OK)
+        };
+        *limit = bytes;
+        let limits = b.limits;
+        b.apply(|builder| builder.limits(limits))
     })
 }
 
 /// Checks the configuration and builds the client; no I/O except reading a CA file.
-/// Always consumes `b`, success or not: do not use or free it afterwards.
-/// @param out receives the new client on success (untouched otherwise); free it with
-///        `upstage_client_free`.
+/// Takes ownership of `b` and always frees it, success or not: do not use or free it
+/// afterwards.
+/// @param out receives the new client on success (untouched otherwise); the caller owns it
+///        and frees it with `upstage_client_free`.
 /// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (bad URL,
 ///         proxy or CA file; no API key for the official API).
 ///
@@ -283,50 +297,84 @@ pub unsafe extern "C" fn upstage_client_builder_build(
     out: *mut *mut upstage_client,
     err: *mut upstage_error,
 ) -> upstage_status {
-    guard(err, || -> Outcome {
-        if b.is_null() {
-            return Err(null("b"));
-        }
-        // SAFETY: `b` came from `upstage_client_builder_new` and is given up by the caller:
-        // we take ownership back, so it is freed on every path below.
-        let builder = unsafe { Box::from_raw(b) }.builder;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        let client = builder.build()?;
-        let handle = Box::into_raw(Box::new(upstage_client { client }));
-        // SAFETY: `out` is non-NULL and writable by the caller's contract.
-        unsafe { out.write(handle) };
+    guard(err, || {
+        // Taken back first: the builder is freed on every path, as documented.
+        let builder = take_handle(b, "b")?.builder;
+        let out = out_arg(out, "out")?;
+        out.hand_out(upstage_client {
+            client: builder.build()?,
+        });
         Ok(UPSTAGE_OK)
     })
 }
 
-/// Frees a builder that will not be built. NULL is a no-op.
+/// Frees a builder that will not be built (not one given to `upstage_client_builder_build`,
+/// which already freed it). NULL is a no-op.
 ///
 /// # Safety
 ///
 /// `b` is NULL or a live builder, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_client_builder_free(b: *mut upstage_client_builder) {
-    guard_value((), || {
-        if !b.is_null() {
-            // SAFETY: `b` came from `upstage_client_builder_new` and is given up by the caller.
-            drop(unsafe { Box::from_raw(b) });
-        }
-    })
+    free_handle(b)
 }
 
-/// Frees a client. NULL is a no-op. Streams opened from it remain usable.
+/// Frees a client. NULL is a no-op. Streams and completions made with it remain usable.
 ///
 /// # Safety
 ///
 /// `c` is NULL or a live client that no other thread is using any more.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_client_free(c: *mut upstage_client) {
-    guard_value((), || {
-        if !c.is_null() {
-            // SAFETY: `c` came from `upstage_client_builder_build` and is given up by the caller.
-            drop(unsafe { Box::from_raw(c) });
+    free_handle(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::ffi::UPSTAGE_ERR_INVALID_ARGUMENT;
+
+    #[test]
+    fn a_rejected_setting_leaves_the_builder_as_it_was() {
+        let b = upstage_client_builder_new();
+        let mut client = ptr::null_mut();
+        // SAFETY: the C API used as documented: a live builder, NUL-terminated strings, the
+        // builder consumed by `build` and the client freed once.
+        unsafe {
+            assert_eq!(upstage_client_builder_set_api_key(b, c"k".as_ptr()), 0);
+            let url = c"http://127.0.0.1:9/v1";
+            assert_eq!(upstage_client_builder_set_base_url(b, url.as_ptr()), 0);
+            let model = c"solar-mini4";
+            assert_eq!(
+                upstage_client_builder_set_default_model(b, model.as_ptr()),
+                0
+            );
+
+            let bad = UPSTAGE_ERR_INVALID_ARGUMENT;
+            assert_eq!(upstage_client_builder_set_timeout_ms(b, 99, 5), bad);
+            assert_eq!(upstage_client_builder_set_limit(b, 99, 5), bad);
+            assert_eq!(
+                upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_LINE, 0),
+                bad
+            );
+            let not_utf8 = c"\xff";
+            assert_eq!(
+                upstage_client_builder_set_ca_file(b, not_utf8.as_ptr()),
+                bad
+            );
+            assert_eq!(upstage_client_builder_set_proxy(b, not_utf8.as_ptr()), bad);
+
+            assert_eq!(
+                upstage_client_builder_build(b, &mut client, ptr::null_mut()),
+                0
+            );
+            let built = &(*client).client;
+            assert_eq!(built.endpoint(), "http://127.0.0.1:9/v1/chat/completions");
+            assert_eq!(built.default_model(), "solar-mini4");
+            assert_eq!(built.limits(), Limits::default());
+            upstage_client_free(client);
         }
-    })
+    }
 }

@@ -2,18 +2,23 @@
 
 use std::ffi::c_char;
 
+use super::boundary::{
+    arg, borrow, borrowed_text, free_handle, guard, guard_value, null, out_arg, CText,
+};
 use super::client::upstage_client;
 use super::request::upstage_request;
 use super::stream::{upstage_cancel_token, upstage_usage};
-use super::{
-    guard, guard_value, null, opt_ptr, upstage_error, upstage_status, write_opt, CText,
-    UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK,
-};
+use super::{upstage_error, upstage_status, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
 use crate::{CancelHandle, ChatCompletion, Usage};
 
-/// A whole answer from `upstage_chat_complete`: immutable, so it may be read from several
-/// threads at once. Every text it hands out is NUL-terminated and borrowed from it, valid
-/// until `upstage_completion_free`.
+/// A whole answer from `upstage_chat_complete`.
+///
+/// Ownership: `upstage_chat_complete` and `upstage_chat_complete_cancellable` hand out a
+/// completion that the caller owns; free it with `upstage_completion_free`. Every text it
+/// hands out is NUL-terminated and borrowed from it, valid until that free: never free a
+/// text, copy it to keep it longer.
+///
+/// Threads: immutable, so any number of threads may read it at once.
 pub struct upstage_completion {
     content: CText,
     reasoning: CText,
@@ -59,8 +64,8 @@ impl From<ChatCompletion> for upstage_completion {
 
 /// Sends `r` as a non-streaming request (`"stream": false`) and waits for the whole answer.
 /// A server that streams anyway is drained into the same result. Blocks.
-/// @param out receives the completion on success (untouched otherwise); free it with
-///        `upstage_completion_free`.
+/// @param out receives the completion on success (untouched otherwise); the caller owns it
+///        and frees it with `upstage_completion_free`.
 /// @return `UPSTAGE_OK` or an error, as `upstage_stream_open` and `upstage_stream_next`.
 ///
 /// # Safety
@@ -73,8 +78,7 @@ pub unsafe extern "C" fn upstage_chat_complete(
     out: *mut *mut upstage_completion,
     err: *mut upstage_error,
 ) -> upstage_status {
-    // SAFETY: forwarded contract.
-    unsafe { complete(c, r, CancelHandle::new(), out, err) }
+    complete(c, r, CancelHandle::new(), out, err)
 }
 
 /// Like `upstage_chat_complete`, cancellable through `t` from any thread while it connects,
@@ -93,18 +97,14 @@ pub unsafe extern "C" fn upstage_chat_complete_cancellable(
     out: *mut *mut upstage_completion,
     err: *mut upstage_error,
 ) -> upstage_status {
-    // SAFETY: `t` is NULL or a live token; only `&` is taken.
-    match unsafe { t.as_ref() } {
-        // SAFETY: forwarded contract.
-        Some(t) => unsafe { complete(c, r, t.handle().clone(), out, err) },
+    match borrow(t) {
+        Some(t) => complete(c, r, t.handle().clone(), out, err),
         None => guard(err, || Err(null("t"))),
     }
 }
 
-/// # Safety
-///
-/// As `upstage_chat_complete`.
-unsafe fn complete(
+/// The body of `upstage_chat_complete` and `upstage_chat_complete_cancellable`.
+fn complete(
     c: *const upstage_client,
     r: *const upstage_request,
     cancel: CancelHandle,
@@ -112,40 +112,12 @@ unsafe fn complete(
     err: *mut upstage_error,
 ) -> upstage_status {
     guard(err, || {
-        // SAFETY: `c` and `r` are NULL or live handles; only shared references are taken.
-        let (c, r) = unsafe { (c.as_ref(), r.as_ref()) };
-        let c = c.ok_or_else(|| null("c"))?;
-        let r = r.ok_or_else(|| null("r"))?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
+        let (c, r) = (arg(c, "c")?, arg(r, "r")?);
+        let out = out_arg(out, "out")?;
         let completion = c.client.complete_with_cancel(&r.request, &cancel)?;
-        let handle = Box::into_raw(Box::new(upstage_completion::from(completion)));
-        // SAFETY: `out` is non-NULL and writable by the caller's contract.
-        unsafe { out.write(handle) };
+        out.hand_out(upstage_completion::from(completion));
         Ok(UPSTAGE_OK)
     })
-}
-
-/// Borrows the completion behind `c`.
-///
-/// # Safety
-///
-/// `c` is NULL or a live completion.
-unsafe fn get<'a>(c: *const upstage_completion) -> Option<&'a upstage_completion> {
-    // SAFETY: forwarded contract; a completion is never mutated after creation.
-    unsafe { c.as_ref() }
-}
-
-/// Hands out `text` and writes its length to `len` (when non-NULL).
-///
-/// # Safety
-///
-/// `len` is NULL or writable.
-unsafe fn text_out(text: &CText, len: *mut usize) -> *const c_char {
-    // SAFETY: forwarded contract of `len`.
-    unsafe { write_opt(len, text.len()) };
-    text.ptr()
 }
 
 /// The answer text (`""` when there was none); `*len` (when `len` is non-NULL) receives its
@@ -159,10 +131,7 @@ pub unsafe extern "C" fn upstage_completion_content(
     c: *const upstage_completion,
     len: *mut usize,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contracts.
-        unsafe { get(c).map_or(std::ptr::null(), |c| text_out(&c.content, len)) }
-    })
+    borrowed_text(|| Some(borrow(c)?.content.ptr_and_len(len)))
 }
 
 /// The reasoning text (`""` when the model sent none); `*len` as for
@@ -176,10 +145,7 @@ pub unsafe extern "C" fn upstage_completion_reasoning(
     c: *const upstage_completion,
     len: *mut usize,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contracts.
-        unsafe { get(c).map_or(std::ptr::null(), |c| text_out(&c.reasoning, len)) }
-    })
+    borrowed_text(|| Some(borrow(c)?.reasoning.ptr_and_len(len)))
 }
 
 /// The refusal text (`""` when the model did not refuse); `*len` as for
@@ -193,10 +159,7 @@ pub unsafe extern "C" fn upstage_completion_refusal(
     c: *const upstage_completion,
     len: *mut usize,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contracts.
-        unsafe { get(c).map_or(std::ptr::null(), |c| text_out(&c.refusal, len)) }
-    })
+    borrowed_text(|| Some(borrow(c)?.refusal.ptr_and_len(len)))
 }
 
 /// Why generation stopped, or NULL when the server did not say (or `c` is NULL).
@@ -208,10 +171,7 @@ pub unsafe extern "C" fn upstage_completion_refusal(
 pub unsafe extern "C" fn upstage_completion_finish_reason(
     c: *const upstage_completion,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.finish_reason))
-    })
+    borrowed_text(|| borrow(c)?.finish_reason.as_ref().map(CText::ptr))
 }
 
 /// The model that answered, as the server named it, or NULL when unknown.
@@ -221,10 +181,7 @@ pub unsafe extern "C" fn upstage_completion_finish_reason(
 /// `c` is NULL or a live completion.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_completion_model(c: *const upstage_completion) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.model))
-    })
+    borrowed_text(|| borrow(c)?.model.as_ref().map(CText::ptr))
 }
 
 /// The completion id (`"chatcmpl-..."`), or NULL when unknown.
@@ -234,10 +191,7 @@ pub unsafe extern "C" fn upstage_completion_model(c: *const upstage_completion) 
 /// `c` is NULL or a live completion.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_completion_id(c: *const upstage_completion) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.id))
-    })
+    borrowed_text(|| borrow(c)?.id.as_ref().map(CText::ptr))
 }
 
 /// The response's `x-request-id` header, or NULL when the server sent none.
@@ -249,10 +203,7 @@ pub unsafe extern "C" fn upstage_completion_id(c: *const upstage_completion) -> 
 pub unsafe extern "C" fn upstage_completion_request_id(
     c: *const upstage_completion,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { get(c) }.map_or(std::ptr::null(), |c| opt_ptr(&c.request_id))
-    })
+    borrowed_text(|| borrow(c)?.request_id.as_ref().map(CText::ptr))
 }
 
 /// Token usage.
@@ -269,19 +220,12 @@ pub unsafe extern "C" fn upstage_completion_usage(
     out: *mut upstage_usage,
 ) -> upstage_status {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: forwarded contract.
-        let c = unsafe { get(c) }.ok_or_else(|| null("c"))?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        match c.usage {
-            Some(usage) => {
-                // SAFETY: `out` is non-NULL and writable by the caller's contract.
-                unsafe { write_opt(out, usage.into()) };
-                Ok(UPSTAGE_OK)
-            }
-            None => Ok(UPSTAGE_NOT_AVAILABLE),
-        }
+        let (c, out) = (arg(c, "c")?, out_arg(out, "out")?);
+        let Some(usage) = c.usage else {
+            return Ok(UPSTAGE_NOT_AVAILABLE);
+        };
+        out.write(usage.into());
+        Ok(UPSTAGE_OK)
     })
 }
 
@@ -292,20 +236,12 @@ pub unsafe extern "C" fn upstage_completion_usage(
 /// `c` is NULL or a live completion.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_completion_tool_call_count(c: *const upstage_completion) -> usize {
-    guard_value(0, || {
-        // SAFETY: forwarded contract.
-        unsafe { get(c) }.map_or(0, |c| c.tool_calls.len())
-    })
+    guard_value(0, || borrow(c).map_or(0, |c| c.tool_calls.len()))
 }
 
-/// Borrows tool call `i`.
-///
-/// # Safety
-///
-/// `c` is NULL or a live completion.
-unsafe fn tool_call<'a>(c: *const upstage_completion, i: usize) -> Option<&'a ToolCallText> {
-    // SAFETY: forwarded contract.
-    unsafe { get(c) }.and_then(|c| c.tool_calls.get(i))
+/// Tool call `i` of the completion behind `c`, when both exist.
+fn tool_call<'a>(c: *const upstage_completion, i: usize) -> Option<&'a ToolCallText> {
+    borrow(c)?.tool_calls.get(i)
 }
 
 /// Tool call `i`'s id (to answer with a `"tool"` message), or NULL when `i` is out of range.
@@ -318,10 +254,7 @@ pub unsafe extern "C" fn upstage_completion_tool_call_id(
     c: *const upstage_completion,
     i: usize,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { tool_call(c, i) }.map_or(std::ptr::null(), |t| t.id.ptr())
-    })
+    borrowed_text(|| Some(tool_call(c, i)?.id.ptr()))
 }
 
 /// Tool call `i`'s function name, or NULL when `i` is out of range.
@@ -334,10 +267,7 @@ pub unsafe extern "C" fn upstage_completion_tool_call_name(
     c: *const upstage_completion,
     i: usize,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { tool_call(c, i) }.map_or(std::ptr::null(), |t| t.name.ptr())
-    })
+    borrowed_text(|| Some(tool_call(c, i)?.name.ptr()))
 }
 
 /// Tool call `i`'s JSON arguments, assembled from every fragment; `*len` (when `len` is
@@ -352,10 +282,7 @@ pub unsafe extern "C" fn upstage_completion_tool_call_arguments(
     i: usize,
     len: *mut usize,
 ) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contracts.
-        unsafe { tool_call(c, i).map_or(std::ptr::null(), |t| text_out(&t.arguments, len)) }
-    })
+    borrowed_text(|| Some(tool_call(c, i)?.arguments.ptr_and_len(len)))
 }
 
 /// Frees a completion. NULL is a no-op.
@@ -365,10 +292,5 @@ pub unsafe extern "C" fn upstage_completion_tool_call_arguments(
 /// `c` is NULL or a live completion, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_completion_free(c: *mut upstage_completion) {
-    guard_value((), || {
-        if !c.is_null() {
-            // SAFETY: `c` came from `upstage_chat_complete` and is given up by the caller.
-            drop(unsafe { Box::from_raw(c) });
-        }
-    })
+    free_handle(c)
 }

@@ -2,21 +2,27 @@
 
 use std::ffi::c_char;
 
-use super::{
-    error, guard, guard_value, null, opt_str_arg, str_arg, upstage_error, upstage_status,
-    UPSTAGE_OK,
+use super::boundary::{
+    arg_mut, free_handle, guard, guard_value, invalid, new_handle, opt_str_arg, out_arg, str_arg,
 };
-use crate::{ChatRequest, ErrorKind, Message};
+use super::{upstage_error, upstage_status, UPSTAGE_OK};
+use crate::{ChatRequest, Message};
 
-/// A chat request: model, messages and body parameters. Use from one thread at a time;
-/// sending it (`upstage_stream_open`, `upstage_chat_stream`, `upstage_chat_complete`) only
-/// reads it, so it can be sent again.
+/// A chat request: model, messages and body parameters.
+///
+/// Ownership: `upstage_request_new` and `upstage_request_from_json` hand out a request that
+/// the caller owns; free it with `upstage_request_free`. Sending it (`upstage_stream_open`,
+/// `upstage_chat_stream`, `upstage_chat_complete`) only borrows it for the call, so it can be
+/// sent again, and freed while a stream opened with it is still being read.
+///
+/// Threads: one thread at a time.
 pub struct upstage_request {
     pub(crate) request: ChatRequest,
 }
 
-/// A new, empty request for `model` (copied). NULL or `""`: the client's default model
-/// (the web demo resolves names with `upstage_resolve_model`). Free it with
+/// A new, empty request for `model` (copied), e.g. `"solar-pro4"` or `"solar-mini4"`. NULL
+/// or `""`: the client's default model (the legacy web demo resolves names with
+/// `upstage_resolve_model`). The caller owns the request and frees it with
 /// `upstage_request_free`.
 /// @return the request, or NULL when `model` is not valid UTF-8.
 ///
@@ -25,14 +31,11 @@ pub struct upstage_request {
 /// `model` is NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_request_new(model: *const c_char) -> *mut upstage_request {
-    guard_value(std::ptr::null_mut(), || {
-        // SAFETY: forwarded contract of `model`.
-        match unsafe { opt_str_arg(model, "model") } {
-            Ok(model) => Box::into_raw(Box::new(upstage_request {
-                request: ChatRequest::new(model.unwrap_or("")),
-            })),
-            Err(_) => std::ptr::null_mut(),
-        }
+    guard_value(std::ptr::null_mut(), || match opt_str_arg(model, "model") {
+        Ok(model) => new_handle(upstage_request {
+            request: ChatRequest::new(model.unwrap_or("")),
+        }),
+        Err(_) => std::ptr::null_mut(),
     })
 }
 
@@ -53,15 +56,10 @@ pub unsafe extern "C" fn upstage_request_add_message(
     content: *const c_char,
 ) -> upstage_status {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: `r` is NULL or a live request used by this thread only (contract).
-        let r = unsafe { r.as_mut() }.ok_or_else(|| null("r"))?;
-        // SAFETY: forwarded contracts of `role` and `content`.
-        let (role, content) = unsafe { (str_arg(role, "role")?, str_arg(content, "content")?) };
+        let r = arg_mut(r, "r")?;
+        let (role, content) = (str_arg(role, "role")?, str_arg(content, "content")?);
         if role.is_empty() {
-            return Err(error(
-                ErrorKind::InvalidArgument,
-                "`role` must not be empty",
-            ));
+            return Err(invalid("`role` must not be empty"));
         }
         r.request.push_message(Message::new(role, content));
         Ok(UPSTAGE_OK)
@@ -85,16 +83,10 @@ pub unsafe extern "C" fn upstage_request_set_param(
     json_value: *const c_char,
 ) -> upstage_status {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: `r` is NULL or a live request used by this thread only (contract).
-        let r = unsafe { r.as_mut() }.ok_or_else(|| null("r"))?;
-        // SAFETY: forwarded contracts of `name` and `json_value`.
-        let (name, json) = unsafe { (str_arg(name, "name")?, str_arg(json_value, "json_value")?) };
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-            error(
-                ErrorKind::InvalidArgument,
-                format!("the value of `{name}` is not valid JSON: {e}"),
-            )
-        })?;
+        let r = arg_mut(r, "r")?;
+        let (name, json) = (str_arg(name, "name")?, str_arg(json_value, "json_value")?);
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| invalid(format!("the value of `{name}` is not valid JSON: {e}")))?;
         r.request.set_param(name, value)?;
         Ok(UPSTAGE_OK)
     })
@@ -102,8 +94,8 @@ pub unsafe extern "C" fn upstage_request_set_param(
 
 /// Parses a whole request body: `{"model": ..., "messages": [...], ...}` (`messages`
 /// required, `model` optional, `stream` ignored, every other field kept).
-/// @param out receives the new request on success (untouched otherwise); free it with
-///        `upstage_request_free`.
+/// @param out receives the new request on success (untouched otherwise); the caller owns it
+///        and frees it with `upstage_request_free`.
 /// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
@@ -116,15 +108,11 @@ pub unsafe extern "C" fn upstage_request_from_json(
     err: *mut upstage_error,
 ) -> upstage_status {
     guard(err, || {
-        // SAFETY: forwarded contract of `body_json`.
-        let body = unsafe { str_arg(body_json, "body_json") }?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        let request = ChatRequest::from_json(body)?;
-        let handle = Box::into_raw(Box::new(upstage_request { request }));
-        // SAFETY: `out` is non-NULL and writable by the caller's contract.
-        unsafe { out.write(handle) };
+        let body = str_arg(body_json, "body_json")?;
+        let out = out_arg(out, "out")?;
+        out.hand_out(upstage_request {
+            request: ChatRequest::from_json(body)?,
+        });
         Ok(UPSTAGE_OK)
     })
 }
@@ -136,10 +124,5 @@ pub unsafe extern "C" fn upstage_request_from_json(
 /// `r` is NULL or a live request, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_request_free(r: *mut upstage_request) {
-    guard_value((), || {
-        if !r.is_null() {
-            // SAFETY: `r` came from this library and is given up by the caller.
-            drop(unsafe { Box::from_raw(r) });
-        }
-    })
+    free_handle(r)
 }

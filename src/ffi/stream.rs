@@ -4,20 +4,26 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_void};
 
+use super::boundary::{
+    arg, borrow, borrowed_text, free_handle, guard, guard_value, new_handle, null, out_arg, CText,
+};
 use super::client::upstage_client;
 use super::request::upstage_request;
-use super::{
-    error, guard, guard_value, null, opt_ptr, upstage_error, upstage_status, write_opt, CText,
-    Outcome, UPSTAGE_DONE, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK,
-};
-use crate::{CancelHandle, ChatStream, Delta, ErrorKind, Usage};
+use super::{upstage_error, upstage_status, UPSTAGE_DONE, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
+use crate::{CancelHandle, ChatStream, Delta, Error, ErrorKind, Usage};
 
-/// An open streaming answer. Created by `upstage_stream_open`, freed by
-/// `upstage_stream_free` (which closes the connection).
+/// An open streaming answer.
 ///
-/// One thread at a time may call functions on a stream, except `upstage_stream_cancel`,
-/// which any thread may call at any time before `upstage_stream_free` starts, even while
-/// `upstage_stream_next` is blocked.
+/// Ownership: `upstage_stream_open` and `upstage_stream_open_cancellable` hand out a stream
+/// that the caller owns; free it with `upstage_stream_free`, which closes the connection.
+/// The texts it hands out are borrowed from it, never freed by the caller: a token or event
+/// is valid until the next `upstage_stream_next` or `upstage_stream_next_event` on it (or its
+/// free); `upstage_stream_finish_reason`, `upstage_stream_model` and
+/// `upstage_stream_request_id` until its free.
+///
+/// Threads: one thread at a time may call functions on a stream, except
+/// `upstage_stream_cancel`, which any thread may call at any time before
+/// `upstage_stream_free` starts, even while `upstage_stream_next` is blocked.
 pub struct upstage_stream {
     /// Read (through a shared reference only) by `upstage_stream_cancel` from any thread.
     cancel: CancelHandle,
@@ -153,9 +159,16 @@ pub struct upstage_event {
     pub usage: upstage_usage,
 }
 
-/// Cancels a stream before it exists: pass it to `upstage_stream_open_cancellable`, then
-/// call `upstage_cancel_token_cancel` from any thread to stop the connection attempt, a
-/// retry's wait, the wait for headers, or the stream opened with it. Thread-safe.
+/// Cancels a stream before it exists: pass it to `upstage_stream_open_cancellable` (or
+/// `upstage_chat_complete_cancellable`), then call `upstage_cancel_token_cancel` from any
+/// thread to stop the connection attempt, a retry's wait, the wait for headers, or the stream
+/// opened with it.
+///
+/// Ownership: `upstage_cancel_token_new` hands out a token that the caller owns; free it with
+/// `upstage_cancel_token_free` once no thread will cancel with it any more. Opening with it
+/// only borrows it for the call.
+///
+/// Threads: thread-safe; `upstage_cancel_token_cancel` may be called from any thread.
 pub struct upstage_cancel_token {
     cancel: CancelHandle,
 }
@@ -167,13 +180,14 @@ impl upstage_cancel_token {
     }
 }
 
-/// A new cancel token. Free it with `upstage_cancel_token_free`. NULL only on a panic.
+/// A new cancel token, owned by the caller: free it with `upstage_cancel_token_free`. NULL
+/// only on a panic.
 #[no_mangle]
 pub extern "C" fn upstage_cancel_token_new() -> *mut upstage_cancel_token {
     guard_value(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(upstage_cancel_token {
+        new_handle(upstage_cancel_token {
             cancel: CancelHandle::new(),
-        }))
+        })
     })
 }
 
@@ -190,9 +204,7 @@ pub unsafe extern "C" fn upstage_cancel_token_cancel(
     t: *const upstage_cancel_token,
 ) -> upstage_status {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: `t` is NULL or a live token; only `&` is taken (it is Sync).
-        let t = unsafe { t.as_ref() }.ok_or_else(|| null("t"))?;
-        t.cancel.cancel();
+        arg(t, "t")?.cancel.cancel();
         Ok(UPSTAGE_OK)
     })
 }
@@ -205,18 +217,13 @@ pub unsafe extern "C" fn upstage_cancel_token_cancel(
 /// `t` is NULL or a live token that no other thread is using.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_cancel_token_free(t: *mut upstage_cancel_token) {
-    guard_value((), || {
-        if !t.is_null() {
-            // SAFETY: `t` came from `upstage_cancel_token_new` and is given up by the caller.
-            drop(unsafe { Box::from_raw(t) });
-        }
-    })
+    free_handle(t)
 }
 
 /// Opens a stream: sends `r` with `c` (retrying as configured) and returns once the
 /// response headers are in. Blocks. `c` and `r` are only read and may be freed afterwards.
-/// @param out receives the stream on success (untouched otherwise); free it with
-///        `upstage_stream_free`.
+/// @param out receives the stream on success (untouched otherwise); the caller owns it and
+///        frees it with `upstage_stream_free`.
 /// @return `UPSTAGE_OK`, or an error: `UPSTAGE_ERR_NULL_ARGUMENT`,
 ///         `UPSTAGE_ERR_INVALID_ARGUMENT` (e.g. no messages), `UPSTAGE_ERR_CONNECT`,
 ///         `UPSTAGE_ERR_TIMEOUT`, `UPSTAGE_ERR_HTTP` (`err->http_status` set),
@@ -233,8 +240,7 @@ pub unsafe extern "C" fn upstage_stream_open(
     out: *mut *mut upstage_stream,
     err: *mut upstage_error,
 ) -> upstage_status {
-    // SAFETY: forwarded contract.
-    unsafe { open(c, r, CancelHandle::new(), out, err) }
+    open(c, r, CancelHandle::new(), out, err)
 }
 
 /// Like `upstage_stream_open`, cancellable through `t` (from any thread) while it connects,
@@ -253,18 +259,14 @@ pub unsafe extern "C" fn upstage_stream_open_cancellable(
     out: *mut *mut upstage_stream,
     err: *mut upstage_error,
 ) -> upstage_status {
-    // SAFETY: `t` is NULL or a live token; only `&` is taken.
-    match unsafe { t.as_ref() } {
-        // SAFETY: forwarded contract.
-        Some(t) => unsafe { open(c, r, t.cancel.clone(), out, err) },
+    match borrow(t) {
+        Some(t) => open(c, r, t.cancel.clone(), out, err),
         None => guard(err, || Err(null("t"))),
     }
 }
 
-/// # Safety
-///
-/// As `upstage_stream_open`.
-unsafe fn open(
+/// The body of `upstage_stream_open` and `upstage_stream_open_cancellable`.
+fn open(
     c: *const upstage_client,
     r: *const upstage_request,
     cancel: CancelHandle,
@@ -272,45 +274,34 @@ unsafe fn open(
     err: *mut upstage_error,
 ) -> upstage_status {
     guard(err, || {
-        // SAFETY: `c` and `r` are NULL or live handles; only shared references are taken.
-        let (c, r) = unsafe { (c.as_ref(), r.as_ref()) };
-        let c = c.ok_or_else(|| null("c"))?;
-        let r = r.ok_or_else(|| null("r"))?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
+        let (c, r) = (arg(c, "c")?, arg(r, "r")?);
+        let out = out_arg(out, "out")?;
         let stream = c.client.stream_with_cancel(&r.request, &cancel)?;
-        let handle = Box::into_raw(Box::new(upstage_stream {
+        out.hand_out(upstage_stream {
             cancel: stream.cancel_handle(),
             state: UnsafeCell::new(StreamState::new(stream)),
-        }));
-        // SAFETY: `out` is non-NULL and writable by the caller's contract.
-        unsafe { out.write(handle) };
+        });
         Ok(UPSTAGE_OK)
     })
 }
 
-/// The owner's exclusive access to a stream's state.
-///
-/// # Safety
-///
-/// `s` is NULL or a live stream, and the calling thread is the only one using it apart from
-/// `upstage_stream_cancel` (which never touches `state`).
-unsafe fn state_mut<'a>(s: *mut upstage_stream) -> Result<&'a mut StreamState, crate::Error> {
-    // SAFETY: only a shared reference to the handle is made (a cancelling thread may hold
-    // one too); the state behind the `UnsafeCell` is used by this thread alone (contract),
-    // so this `&mut` is unique.
-    unsafe { s.as_ref().map(|s| &mut *s.state.get()) }.ok_or_else(|| null("s"))
+/// The owner's exclusive access to the state of the stream `s` (a pointer from C, like those
+/// given to the `boundary` helpers), which must not be NULL.
+fn state_mut<'a>(s: *mut upstage_stream) -> Result<&'a mut StreamState, crate::Error> {
+    let s = arg(s, "s")?;
+    // SAFETY: a stream is used by one thread at a time, its owner, apart from
+    // `upstage_stream_cancel`, which reads only `cancel` through a shared reference (the
+    // header's contract for every `upstage_stream_*` function). So the state behind the
+    // `UnsafeCell` is reached by the calling thread alone, and the entry points never hold
+    // two borrows of it at once: this `&mut` is unique.
+    Ok(unsafe { &mut *s.state.get() })
 }
 
-/// The owner's shared access to a stream's state.
-///
-/// # Safety
-///
-/// As [`state_mut`] (no `state_mut` borrow may be live).
-unsafe fn state_ref<'a>(s: *const upstage_stream) -> Option<&'a StreamState> {
-    // SAFETY: see `state_mut`; nothing mutates the state while the owner reads it.
-    unsafe { s.as_ref().map(|s| &*s.state.get()) }
+/// The owner's shared access to the state of the stream `s`, or `None` when it is NULL.
+fn state_ref<'a>(s: *const upstage_stream) -> Option<&'a StreamState> {
+    // SAFETY: as in `state_mut`: only the calling thread reaches the state, and nothing
+    // mutates it while this reference is used.
+    borrow(s).map(|s| unsafe { &*s.state.get() })
 }
 
 /// Pulls the next content token. Blocks until it arrives.
@@ -337,22 +328,13 @@ pub unsafe extern "C" fn upstage_stream_next(
     err: *mut upstage_error,
 ) -> upstage_status {
     guard(err, || {
-        // SAFETY: forwarded contract of `s`.
-        let state = unsafe { state_mut(s) }?;
-        if text.is_null() {
-            return Err(null("text"));
-        }
-        if len.is_null() {
-            return Err(null("len"));
-        }
+        let state = state_mut(s)?;
+        let (text, len) = (out_arg(text, "text")?, out_arg(len, "len")?);
         if !state.next_token()? {
             return Ok(UPSTAGE_DONE);
         }
-        // SAFETY: both are non-NULL and writable by the caller's contract.
-        unsafe {
-            text.write(state.text.ptr());
-            len.write(state.text.len());
-        }
+        text.write(state.text.ptr());
+        len.write(state.text.len());
         Ok(UPSTAGE_OK)
     })
 }
@@ -376,16 +358,24 @@ pub unsafe extern "C" fn upstage_stream_next_event(
     err: *mut upstage_error,
 ) -> upstage_status {
     guard(err, || {
-        // SAFETY: forwarded contract of `s`.
-        let state = unsafe { state_mut(s) }?;
-        if ev.is_null() {
-            return Err(null("ev"));
+        let state = state_mut(s)?;
+        let ev = out_arg(ev, "ev")?;
+        match state.next_event()? {
+            Some(event) => ev.write(event),
+            None => return Ok(UPSTAGE_DONE),
         }
-        let delta = state.stream.next_event();
-        state.refresh();
+        Ok(UPSTAGE_OK)
+    })
+}
+
+impl StreamState {
+    /// The next event, its texts kept in `self` (`None` at the normal end).
+    fn next_event(&mut self) -> Result<Option<upstage_event>, crate::Error> {
+        let delta = self.stream.next_delta();
+        self.refresh();
         let delta = match delta {
             Some(delta) => delta?,
-            None => return Ok(UPSTAGE_DONE),
+            None => return Ok(None),
         };
         let mut event = upstage_event {
             kind: UPSTAGE_EVENT_CONTENT,
@@ -414,12 +404,12 @@ pub unsafe extern "C" fn upstage_stream_next_event(
                 event.kind = UPSTAGE_EVENT_TOOL_CALL;
                 event.tool_index = call.index;
                 if let Some(id) = &call.id {
-                    state.tool_id.set(id);
-                    event.tool_id = state.tool_id.ptr();
+                    self.tool_id.set(id);
+                    event.tool_id = self.tool_id.ptr();
                 }
                 if let Some(name) = &call.name {
-                    state.tool_name.set(name);
-                    event.tool_name = state.tool_name.ptr();
+                    self.tool_name.set(name);
+                    event.tool_name = self.tool_name.ptr();
                 }
                 Some(call.arguments)
             }
@@ -434,14 +424,12 @@ pub unsafe extern "C" fn upstage_stream_next_event(
             _ => Some(String::new()),
         };
         if let Some(text) = text {
-            state.text.set(&text);
-            event.text = state.text.ptr();
-            event.len = state.text.len();
+            self.text.set(&text);
+            event.text = self.text.ptr();
+            event.len = self.text.len();
         }
-        // SAFETY: `ev` is non-NULL and writable by the caller's contract.
-        unsafe { ev.write(event) };
-        Ok(UPSTAGE_OK)
-    })
+        Ok(Some(event))
+    }
 }
 
 /// Cancels the stream: callable from any thread, at any time until `upstage_stream_free`
@@ -455,12 +443,9 @@ pub unsafe extern "C" fn upstage_stream_next_event(
 /// `s` is NULL or a live stream (not being freed).
 #[no_mangle]
 pub unsafe extern "C" fn upstage_stream_cancel(s: *const upstage_stream) -> upstage_status {
+    // Only `cancel` (Send + Sync) is touched, never the owner's `state`: see `state_mut`.
     guard(std::ptr::null_mut(), || {
-        // SAFETY: `s` is NULL or a live stream. Only a shared reference to the handle is
-        // made and only `cancel` (Send + Sync) is used; the owner's `&mut` points into the
-        // `UnsafeCell`, which this thread never reads, so nothing aliases.
-        let s = unsafe { s.as_ref() }.ok_or_else(|| null("s"))?;
-        s.cancel.cancel();
+        arg(s, "s")?.cancel.cancel();
         Ok(UPSTAGE_OK)
     })
 }
@@ -474,10 +459,7 @@ pub unsafe extern "C" fn upstage_stream_cancel(s: *const upstage_stream) -> upst
 /// `s` is NULL or a live stream, not inside another call on another thread (except cancel).
 #[no_mangle]
 pub unsafe extern "C" fn upstage_stream_finish_reason(s: *const upstage_stream) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { state_ref(s) }.map_or(std::ptr::null(), |st| opt_ptr(&st.finish_reason))
-    })
+    borrowed_text(|| state_ref(s)?.finish_reason.as_ref().map(CText::ptr))
 }
 
 /// The model that answers, as the server named it in its chunks, or NULL until known.
@@ -488,10 +470,7 @@ pub unsafe extern "C" fn upstage_stream_finish_reason(s: *const upstage_stream) 
 /// As `upstage_stream_finish_reason`.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_stream_model(s: *const upstage_stream) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { state_ref(s) }.map_or(std::ptr::null(), |st| opt_ptr(&st.model))
-    })
+    borrowed_text(|| state_ref(s)?.model.as_ref().map(CText::ptr))
 }
 
 /// The response's `x-request-id` header, or NULL when the server sent none. Borrowed,
@@ -502,10 +481,7 @@ pub unsafe extern "C" fn upstage_stream_model(s: *const upstage_stream) -> *cons
 /// As `upstage_stream_finish_reason`.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_stream_request_id(s: *const upstage_stream) -> *const c_char {
-    guard_value(std::ptr::null(), || {
-        // SAFETY: forwarded contract.
-        unsafe { state_ref(s) }.map_or(std::ptr::null(), |st| opt_ptr(&st.request_id))
-    })
+    borrowed_text(|| state_ref(s)?.request_id.as_ref().map(CText::ptr))
 }
 
 /// Token usage, once the server reported it (usually at the end; ask for it with the
@@ -523,19 +499,13 @@ pub unsafe extern "C" fn upstage_stream_usage(
     out: *mut upstage_usage,
 ) -> upstage_status {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: forwarded contract.
-        let state = unsafe { state_ref(s) }.ok_or_else(|| null("s"))?;
-        if out.is_null() {
-            return Err(null("out"));
-        }
-        match state.stream.usage() {
-            Some(usage) => {
-                // SAFETY: `out` is non-NULL and writable by the caller's contract.
-                unsafe { write_opt(out, usage.into()) };
-                Ok(UPSTAGE_OK)
-            }
-            None => Ok(UPSTAGE_NOT_AVAILABLE),
-        }
+        let state = state_ref(s).ok_or_else(|| null("s"))?;
+        let out = out_arg(out, "out")?;
+        let Some(usage) = state.stream.usage() else {
+            return Ok(UPSTAGE_NOT_AVAILABLE);
+        };
+        out.write(usage.into());
+        Ok(UPSTAGE_OK)
     })
 }
 
@@ -548,28 +518,32 @@ pub unsafe extern "C" fn upstage_stream_usage(
 /// starts, and it is not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn upstage_stream_free(s: *mut upstage_stream) {
-    guard_value((), || {
-        if !s.is_null() {
-            // SAFETY: `s` came from `upstage_stream_open` and is given up by the caller.
-            drop(unsafe { Box::from_raw(s) });
-        }
-    })
+    free_handle(s)
 }
 
-/// Receives one content token of `upstage_chat_stream`: `text` is NUL-terminated UTF-8
-/// borrowed for the duration of the call, `len` its length without the NUL. Return 0 to go
-/// on, non-zero to stop (the call then returns `UPSTAGE_ERR_CANCELLED`). It must not unwind
-/// through the library (no C++ exception, no `longjmp` out of it): catch inside and return
-/// non-zero instead.
+/// An `upstage_token_callback` result: go on with the next token.
+pub const UPSTAGE_CONTINUE: i32 = 0;
+/// An `upstage_token_callback` result: stop the stream (`upstage_chat_stream` closes the
+/// connection and returns `UPSTAGE_ERR_CANCELLED`). Any other non-zero value stops too.
+pub const UPSTAGE_STOP: i32 = 1;
+
+/// Receives one content token of `upstage_chat_stream`, on the thread that called it: `text`
+/// is NUL-terminated UTF-8 borrowed for the duration of the call (copy it to keep it), `len`
+/// its length without the NUL. Return `UPSTAGE_CONTINUE` (0) to go on, `UPSTAGE_STOP` (or
+/// any non-zero value) to stop; `upstage_chat_stream` then returns `UPSTAGE_ERR_CANCELLED`.
+/// It must not unwind through the library (no C++ exception, no `longjmp` out of it): catch
+/// inside and return `UPSTAGE_STOP` instead.
 pub type upstage_token_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, text: *const c_char, len: usize) -> i32>;
 
 /// Streams a whole answer through a callback (libcurl style): opens the stream, calls `cb`
-/// once per content token on the calling thread, and returns when the stream ends. `cb` is
-/// never retained after the return.
+/// once per content token on the calling thread, and returns when the stream ends or `cb`
+/// returns `UPSTAGE_STOP`. `c` and `r` are only borrowed; `cb` and `userdata` are never
+/// retained after the return.
 /// @param userdata passed to `cb` unchanged (may be NULL).
 /// @return `UPSTAGE_OK` when the stream finished normally; `UPSTAGE_ERR_CANCELLED` when
-///         `cb` returned non-zero (the connection is closed at once); any error of
+///         `cb` returned `UPSTAGE_STOP` or another non-zero value (the connection is closed
+///         at once); any error of
 ///         `upstage_stream_open` or `upstage_stream_next`.
 ///
 /// # Safety
@@ -583,23 +557,19 @@ pub unsafe extern "C" fn upstage_chat_stream(
     userdata: *mut c_void,
     err: *mut upstage_error,
 ) -> upstage_status {
-    guard(err, || -> Outcome {
-        // SAFETY: `c` and `r` are NULL or live handles; only shared references are taken.
-        let (c, r) = unsafe { (c.as_ref(), r.as_ref()) };
-        let c = c.ok_or_else(|| null("c"))?;
-        let r = r.ok_or_else(|| null("r"))?;
+    guard(err, || {
+        let (c, r) = (arg(c, "c")?, arg(r, "r")?);
         let cb = cb.ok_or_else(|| null("cb"))?;
-        let stream = c.client.stream(&r.request)?;
-        let mut state = StreamState::new(stream);
+        let mut state = StreamState::new(c.client.stream(&r.request)?);
         while state.next_token()? {
-            // SAFETY: `cb` is a valid callback (contract); the text is NUL-terminated and
-            // outlives the call.
-            let stop = unsafe { cb(userdata, state.text.ptr(), state.text.len()) };
-            if stop != 0 {
+            // SAFETY: the caller promises `cb` is safe to call with `userdata` (the contract
+            // of this function); the text is NUL-terminated and outlives the call.
+            let result = unsafe { cb(userdata, state.text.ptr(), state.text.len()) };
+            if result != UPSTAGE_CONTINUE {
                 state.stream.cancel_handle().cancel();
-                return Err(error(
+                return Err(Error::new(
                     ErrorKind::Cancelled,
-                    format!("the callback returned {stop}: stream cancelled"),
+                    format!("the callback returned {result}: stream cancelled"),
                 ));
             }
         }

@@ -39,7 +39,7 @@ static int32_t count_cb(void *userdata, const char *text, size_t len) {
     (void)text;
     (void)len;
     if (++c->tokens == WARM_UP) c->at_warm_up = allocations;
-    return 0;
+    return UPSTAGE_CONTINUE;
 }
 
 int main(int argc, char **argv) {

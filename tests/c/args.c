@@ -216,7 +216,7 @@ static void test_request(void) {
     upstage_request_free(r);
     upstage_request_free(NULL);
 
-    r = upstage_request_new("solar-pro2");
+    r = upstage_request_new("solar-pro4");
     CHECK_STATUS(upstage_request_add_message(NULL, "user", "x"), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
     CHECK_STATUS(upstage_request_add_message(r, NULL, "x"), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
     CHECK_STATUS(upstage_request_add_message(r, "user", NULL), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
@@ -261,7 +261,7 @@ static void test_request(void) {
 
 static int32_t never_called(void *userdata, const char *text, size_t len) {
     (void)userdata; (void)text; (void)len;
-    return 1;
+    return UPSTAGE_STOP;
 }
 
 static void test_network_functions_without_network(void) {

@@ -63,7 +63,7 @@ static int32_t count_cb(void *userdata, const char *text, size_t len) {
     (void)text;
     (void)len;
     ++*(int *)userdata;
-    return 0;
+    return UPSTAGE_CONTINUE;
 }
 
 static void test_http_errors(void) {

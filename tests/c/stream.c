@@ -46,7 +46,7 @@ static void test_pull_utf8(void) {
     CHECK(tokens == 5);
     CHECK_STR(answer, UTF8_ANSWER);
     CHECK_STR(upstage_stream_finish_reason(s), "stop");
-    CHECK_STR(upstage_stream_model(s), "solar-pro2");
+    CHECK_STR(upstage_stream_model(s), "solar-pro4");
     CHECK_STATUS(upstage_stream_usage(s, &u), UPSTAGE_NOT_AVAILABLE, NULL);
     /* Finished: every further call says DONE; cancel changes nothing. */
     CHECK_STATUS(upstage_stream_next(s, &text, &len, &e), UPSTAGE_DONE, &e);
@@ -87,7 +87,8 @@ struct collect {
     char text[256];
     size_t len;
     int tokens;
-    int stop_after; /* 0: never */
+    int stop_after;    /* 0: never */
+    int32_t stop_with; /* returned to stop: UPSTAGE_STOP or any other non-zero value */
 };
 
 static int32_t collect_cb(void *userdata, const char *text, size_t len) {
@@ -99,7 +100,7 @@ static int32_t collect_cb(void *userdata, const char *text, size_t len) {
         col->text[col->len] = '\0';
     }
     col->tokens++;
-    return col->stop_after != 0 && col->tokens >= col->stop_after ? 1 : 0;
+    return col->stop_after != 0 && col->tokens >= col->stop_after ? col->stop_with : UPSTAGE_CONTINUE;
 }
 
 static void test_callback_utf8(void) {
@@ -118,12 +119,22 @@ static void test_callback_utf8(void) {
     CHECK_STR(col.text, UTF8_ANSWER);
 
     /* Stop from the callback: cancelled, no more tokens. */
+    CHECK(UPSTAGE_CONTINUE == 0 && UPSTAGE_STOP == 1);
     memset(&col, 0, sizeof col);
     col.stop_after = 2;
+    col.stop_with = UPSTAGE_STOP;
     CHECK_STATUS(upstage_chat_stream(c, r, collect_cb, &col, &e), UPSTAGE_ERR_CANCELLED, &e);
     CHECK(e.status == UPSTAGE_ERR_CANCELLED && e.http_status == 0);
     CHECK(col.tokens == 2);
     CHECK_STR(col.text, "H\xc3\xa9llo, ");
+
+    /* Any non-zero value stops too. */
+    memset(&col, 0, sizeof col);
+    col.stop_after = 1;
+    col.stop_with = 42;
+    CHECK_STATUS(upstage_chat_stream(c, r, collect_cb, &col, &e), UPSTAGE_ERR_CANCELLED, &e);
+    CHECK(col.tokens == 1);
+    CHECK(strstr(e.message, "42") != NULL);
 
     upstage_request_free(r);
     upstage_client_free(c);
@@ -223,7 +234,7 @@ static void test_complete(void) {
     CHECK_STR(upstage_completion_refusal(done, &len), "");
     CHECK(len == 0);
     CHECK_STR(upstage_completion_finish_reason(done), "tool_calls");
-    CHECK_STR(upstage_completion_model(done), "solar-pro2");
+    CHECK_STR(upstage_completion_model(done), "solar-pro4");
     CHECK_STR(upstage_completion_id(done), "chatcmpl-complete");
     CHECK_STR(upstage_completion_request_id(done), "req-complete");
     CHECK_STATUS(upstage_completion_usage(done, NULL), UPSTAGE_ERR_NULL_ARGUMENT, NULL);

@@ -20,9 +20,9 @@ struct job {
 static int32_t append_cb(void *userdata, const char *text, size_t len) {
     char *out = (char *)userdata;
     size_t have = strlen(out);
-    if (have + len >= 64) return 1;
+    if (have + len >= 64) return UPSTAGE_STOP;
     memcpy(out + have, text, len + 1);
-    return 0;
+    return UPSTAGE_CONTINUE;
 }
 
 static void *worker(void *arg) {

@@ -71,6 +71,18 @@ int main(int argc, char **argv) {
             CHECK(std::string(e.status_name()) == "cancelled");
         }
         CHECK(n == 2);
+        // Callbacks may also answer with the C results.
+        got.clear();
+        client.chat(request, [&](std::string_view t) -> int32_t { got += t; return UPSTAGE_CONTINUE; });
+        CHECK(got == answer);
+        n = 0;
+        try {
+            client.chat(request, [&](std::string_view) -> int32_t { return ++n < 3 ? UPSTAGE_CONTINUE : UPSTAGE_STOP; });
+            CHECK(!"UPSTAGE_STOP must throw");
+        } catch (const upstage::Error &e) {
+            CHECK(e.status() == UPSTAGE_ERR_CANCELLED);
+        }
+        CHECK(n == 3);
         try {
             client.chat(request, [&](std::string_view) -> bool { throw std::runtime_error("mine"); });
             CHECK(!"the callback's exception must propagate");

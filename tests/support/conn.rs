@@ -131,11 +131,6 @@ impl Conn {
         self.gone
     }
 
-    /// Whether this side was closed with [`close`](Conn::close) or [`reset`](Conn::reset).
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     /// Leaves a note for the test ([`Server::notes`](super::Server::notes),
     /// [`Server::wait_for_note`](super::Server::wait_for_note)).
     pub fn note(&mut self, note: impl Into<String>) -> &mut Self {

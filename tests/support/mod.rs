@@ -22,6 +22,7 @@
 #![allow(dead_code)]
 
 mod conn;
+mod faults;
 mod request;
 mod script;
 mod server;
@@ -31,13 +32,16 @@ mod wire;
 #[allow(unused_imports)]
 pub use conn::{reason, Conn, REQUEST_TIMEOUT, STALL_LIMIT};
 #[allow(unused_imports)]
+pub use faults::{
+    assert_kind, assert_released, bounded, builder, drain, request, run, FullBacklog,
+};
+#[allow(unused_imports)]
 pub use request::RecordedRequest;
 #[allow(unused_imports)]
 pub use script::{
-    chunk_json, delta_json, error_json, fail_then, finish_json, json_str, role_json, serve_json,
-    serve_tokens, stall, usage_json, Script, TEST_CREATED, TEST_ID, TEST_MODEL,
+    chunk_json, delta_json, error_json, fail_then, finish_json, role_json, serve_json,
+    serve_tokens, stall, usage_json, Script, TEST_ID, TEST_MODEL,
 };
-#[allow(unused_imports)]
 pub use server::Server;
 #[allow(unused_imports)]
 pub use sys::{open_fds, refused_port, rss_kib};

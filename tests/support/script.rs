@@ -7,7 +7,7 @@ use super::conn::Conn;
 /// `id` of every canned chunk.
 pub const TEST_ID: &str = "chatcmpl-test";
 /// `model` of every canned chunk.
-pub const TEST_MODEL: &str = "solar-pro2";
+pub const TEST_MODEL: &str = "solar-pro4";
 /// `created` of every canned chunk.
 pub const TEST_CREATED: u64 = 1_700_000_000;
 

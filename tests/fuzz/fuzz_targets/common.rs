@@ -54,7 +54,7 @@ pub fn run(reader: impl Read + Send + 'static, flavor: Flavor, limits: Limits) -
     let mut stream = ChatStream::from_reader(reader, flavor, limits);
     let mut deltas = Vec::new();
     let mut end = Ok(());
-    while let Some(item) = stream.next_event() {
+    while let Some(item) = stream.next_delta() {
         match item {
             Ok(delta) => deltas.push(delta),
             Err(e) => {
@@ -65,7 +65,7 @@ pub fn run(reader: impl Read + Send + 'static, flavor: Flavor, limits: Limits) -
     }
     // A failed or finished stream stays finished.
     assert!(
-        stream.next_event().is_none(),
+        stream.next_delta().is_none(),
         "stream yielded after its end"
     );
     Outcome {
@@ -114,20 +114,8 @@ pub fn check(body: &[u8], flavor: Flavor, limits: Limits, seed: u64, max_piece: 
 pub fn limits(selector: u8) -> Limits {
     match selector % 4 {
         0 => Limits::default(),
-        1 => Limits {
-            max_line: 64,
-            max_event: 256,
-            ..Limits::default()
-        },
-        2 => Limits {
-            max_line: 1,
-            max_event: 1,
-            ..Limits::default()
-        },
-        _ => Limits {
-            max_line: 4096,
-            max_event: 100,
-            ..Limits::default()
-        },
+        1 => Limits::default().with_max_line(64).with_max_event(256),
+        2 => Limits::default().with_max_line(1).with_max_event(1),
+        _ => Limits::default().with_max_line(4096).with_max_event(100),
     }
 }

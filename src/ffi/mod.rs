@@ -22,12 +22,14 @@ mod boundary;
 mod catalog;
 mod client;
 mod completion;
+mod pool;
 mod request;
 mod stream;
 
 pub use catalog::*;
 pub use client::*;
 pub use completion::*;
+pub use pool::*;
 pub use request::*;
 pub use stream::*;
 

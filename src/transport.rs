@@ -95,7 +95,10 @@ pub(crate) struct Exchange {
     deadline: Option<Instant>,
     body: AtomicBool,
     /// The end of the grace for the rest of the body after `[DONE]`.
-    grace_until: Mutex<Option<Instant>>,
+    /// In nanoseconds after `created`; 0 while there is none. (Read on every read of the
+    /// body: an atomic, not a lock.)
+    grace_until: AtomicU64,
+    created: Instant,
     /// The connection had served an earlier exchange (it came from the pool).
     reused: AtomicBool,
     /// Some byte of the response arrived.
@@ -115,7 +118,8 @@ impl Exchange {
             idle,
             deadline,
             body: AtomicBool::new(false),
-            grace_until: Mutex::new(None),
+            grace_until: AtomicU64::new(0),
+            created: Instant::now(),
             reused: AtomicBool::new(false),
             received: AtomicBool::new(false),
         })
@@ -134,10 +138,9 @@ impl Exchange {
 
     /// From now on a read waits at most until `grace` has passed.
     pub fn begin_grace(&self, grace: Duration) {
-        *self
-            .grace_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + grace);
+        let until = (self.created.elapsed() + grace).as_nanos();
+        let until = u64::try_from(until).unwrap_or(u64::MAX).max(1);
+        self.grace_until.store(until, Ordering::Release);
     }
 
     /// Whether the exchange ran on a pooled connection that had served before and no byte
@@ -147,35 +150,35 @@ impl Exchange {
         self.reused.load(Ordering::Acquire) && !self.received.load(Ordering::Acquire)
     }
 
-    /// The timeout for the next read or write, with this exchange's limits applied.
-    fn limit(&self, mut timeout: NextTimeout, read: bool) -> NextTimeout {
+    /// The timeout for the next read or write, with this exchange's limits applied; a
+    /// timeout error once the total timeout has expired (even when data keeps coming).
+    fn limit(&self, mut timeout: NextTimeout, read: bool) -> Result<NextTimeout, ureq::Error> {
         if read {
             if let (Some(idle), true) = (self.idle, self.body.load(Ordering::Acquire)) {
                 // The innermost (TCP) transport applies `per_read`, so any byte, a
                 // keep-alive comment included, restarts the idle clock.
                 timeout.per_read = Some(cap(timeout.per_read, idle));
             }
-            let grace = *self
-                .grace_until
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(until) = grace {
+            let grace = self.grace_until.load(Ordering::Acquire);
+            if grace != 0 {
+                let until = self.created + Duration::from_nanos(grace);
                 let left = until.saturating_duration_since(Instant::now());
                 // Zero would mean "no limit" to the socket: at least a millisecond.
                 timeout.per_read = Some(cap(timeout.per_read, left.max(MIN_WAIT)));
             }
         }
         if let Some(deadline) = self.deadline {
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .max(MIN_WAIT);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ureq::Error::Timeout(ureq::Timeout::Global));
+            }
             let left = UreqDuration::from(left);
             if left < timeout.after {
                 timeout.after = left;
                 timeout.reason = ureq::Timeout::Global;
             }
         }
-        timeout
+        Ok(timeout)
     }
 }
 
@@ -372,7 +375,7 @@ impl<C: Connector> Connector for Pooled<C> {
                 }
             });
         let timeout = match &exchange {
-            Some(exchange) => exchange.limit(details.timeout, false),
+            Some(exchange) => exchange.limit(details.timeout, false)?,
             None => details.timeout,
         };
         let details = ConnectionDetails {
@@ -425,7 +428,7 @@ impl<T> PooledTransport<T> {
                     return Err(cancelled_io());
                 }
             }
-            Ok(exchange.limit(timeout, read))
+            exchange.limit(timeout, read)
         })
     }
 }
@@ -473,5 +476,104 @@ impl<T: Transport> fmt::Debug for PooledTransport<T> {
             .field("inner", &self.inner)
             .field("served", &self.served)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn per_read(timeout: NextTimeout) -> Option<Duration> {
+        timeout.per_read.map(|d| *d)
+    }
+
+    #[test]
+    fn the_idle_timeout_applies_to_body_reads_only() {
+        let idle = Duration::from_secs(5);
+        let exchange = Exchange::new(&CancelHandle::new(), Some(idle), None);
+        let headers = exchange.limit(NextTimeout::default(), true).unwrap();
+        assert_eq!(per_read(headers), None);
+        exchange.begin_body();
+        let body = exchange.limit(NextTimeout::default(), true).unwrap();
+        assert_eq!(per_read(body), Some(idle));
+        let write = exchange.limit(NextTimeout::default(), false).unwrap();
+        assert_eq!(per_read(write), None);
+    }
+
+    #[test]
+    fn the_grace_after_done_caps_reads() {
+        let exchange = Exchange::new(&CancelHandle::new(), Some(Duration::from_secs(300)), None);
+        exchange.begin_body();
+        exchange.begin_grace(Duration::from_millis(50));
+        let read = per_read(exchange.limit(NextTimeout::default(), true).unwrap()).unwrap();
+        assert!(
+            read <= Duration::from_millis(50) && read >= MIN_WAIT,
+            "{read:?}"
+        );
+    }
+
+    #[test]
+    fn an_expired_total_timeout_fails_every_io_at_once() {
+        let past = Instant::now();
+        let exchange = Exchange::new(&CancelHandle::new(), None, Some(past));
+        for read in [true, false] {
+            let error = exchange.limit(NextTimeout::default(), read).unwrap_err();
+            assert!(matches!(error, ureq::Error::Timeout(ureq::Timeout::Global)));
+        }
+        let later = Instant::now() + Duration::from_secs(60);
+        let exchange = Exchange::new(&CancelHandle::new(), None, Some(later));
+        let timeout = exchange.limit(NextTimeout::default(), true).unwrap();
+        assert_eq!(timeout.reason, ureq::Timeout::Global);
+        assert!(*timeout.after <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_ticket_interrupts_only_the_exchange_it_was_given_for() {
+        #[derive(Default)]
+        struct Flag(AtomicBool);
+        impl ShutdownHandle for Flag {
+            fn shutdown(&self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let socket = Arc::new(Flag::default());
+        let lease = Arc::new(Lease::default());
+        lease.add_socket(Arc::downgrade(&socket) as Weak<dyn ShutdownHandle>);
+        lease.serve(1);
+        let old = Ticket {
+            lease: Arc::clone(&lease),
+            exchange: 1,
+        };
+        // The connection went back to the pool and now serves exchange 2.
+        lease.serve(2);
+        old.interrupt();
+        assert!(!socket.0.load(Ordering::SeqCst));
+        let current = Ticket {
+            lease: Arc::clone(&lease),
+            exchange: 2,
+        };
+        current.interrupt();
+        assert!(socket.0.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_socket_registered_after_the_cancel_is_shut_at_once() {
+        #[derive(Default)]
+        struct Flag(AtomicBool);
+        impl ShutdownHandle for Flag {
+            fn shutdown(&self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let lease = Arc::new(Lease::default());
+        lease.serve(7);
+        Ticket {
+            lease: Arc::clone(&lease),
+            exchange: 7,
+        }
+        .interrupt();
+        let socket = Arc::new(Flag::default());
+        lease.add_socket(Arc::downgrade(&socket) as Weak<dyn ShutdownHandle>);
+        assert!(socket.0.load(Ordering::SeqCst));
     }
 }

@@ -37,8 +37,10 @@ pub(crate) trait Reopen: Send {
 /// chunk carried a `finish_reason` (Hugging Face `transformers serve` never sends `[DONE]`).
 /// Any other end (the server closed the connection early, a reset, an incomplete chunked
 /// body) is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated), with every token read before it already delivered.
-/// Nothing is read after `[DONE]`: the connection is closed at once, so a server that keeps
-/// it open cannot block the caller.
+/// No event after `[DONE]` is read. What is left of the body is read only if it is already
+/// there or arrives within a short grace (50 ms), so that the connection can serve the
+/// client's next request; otherwise the connection is closed, so a server that keeps the
+/// body open cannot block the caller.
 ///
 /// Tokens already delivered stay delivered whatever happens after them; the error that ends
 /// a stream comes after its last token.

@@ -22,10 +22,12 @@ use std::time::{Duration, Instant};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector,
-    ShutdownHandle, SocksConnector, TcpConnector, Transport,
+    ShutdownHandle, SocksConnector, Transport,
 };
 
 use crate::cancel::{CancelHandle, Interrupt};
+
+mod tcp;
 
 /// How a client keeps idle keep-alive connections for reuse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,12 +47,12 @@ impl Default for Pooling {
     }
 }
 
-/// The HTTP layer's read buffer per connection (and per TLS layer), which also bounds the
-/// response headers. ureq's default is 128 KiB; SSE arrives in small pieces, and the SSE
-/// decoder has a read buffer of its own that grows for busy streams.
+/// The fixed read buffer of the layers that are not [`tcp::Tcp`]'s adaptive one: TLS
+/// plaintext (a TLS record is at most 16 KiB) and SOCKS connections. It also bounds the
+/// response head. (ureq's default is 128 KiB, which every open stream would pay.)
 pub(crate) const INPUT_BUFFER: usize = 16 * 1024;
-/// The HTTP layer's write buffer per connection (and per TLS layer): the request head must
-/// fit in it; a longer body goes out in several writes.
+/// The fixed write buffer of the same layers: the request head must fit in it; a longer
+/// body goes out in several writes.
 pub(crate) const OUTPUT_BUFFER: usize = 8 * 1024;
 /// How long after `[DONE]` the rest of the body (usually only the chunked terminator) may
 /// take to arrive for the connection to be reused; a server that holds the body open
@@ -59,13 +61,14 @@ pub(crate) const GRACE_AFTER_DONE: Duration = Duration::from_millis(50);
 /// How many bytes after `[DONE]` are read (and discarded) to reach the end of the body.
 pub(crate) const MAX_AFTER_DONE: usize = 16 * 1024;
 
-/// The connector chain of a client's agent: SOCKS or CONNECT proxy, TCP, rustls (its
-/// configuration built once per client), and [`Pooled`] around all of it.
+/// The connector chain of a client's agent: SOCKS or CONNECT proxy, TCP (with adaptive
+/// buffers), rustls (its configuration built once per client), and [`Pooled`] around all
+/// of it.
 pub(crate) fn pooled_connector() -> impl Connector {
     Pooled(
         ().chain(SocksConnector::default())
             .chain(ConnectProxyConnector::default())
-            .chain(TcpConnector::default())
+            .chain(tcp::Tcp)
             .chain(RustlsConnector::default()),
     )
 }

@@ -4,6 +4,9 @@
 //! its content changed and `DOCS_RS` is unset. Failures are warnings, never panics: the
 //! Rust library builds without a header. `tests/c_api.rs` fails when the committed header
 //! is stale.
+//!
+//! The Go module keeps a copy of the header (`examples/go/upstage.h`) so that it builds
+//! outside the repository; it is refreshed together with `include/upstage.h`.
 
 use std::env;
 use std::fs;
@@ -14,12 +17,15 @@ fn main() {
     println!("cargo:rerun-if-changed=include/cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=include/upstage.h");
+    println!("cargo:rerun-if-changed=examples/go/upstage.h");
     println!("cargo:rerun-if-env-changed=DOCS_RS");
 
-    // An SONAME for the shared library, so that installed copies can be versioned
-    // (include/install.sh makes the symlinks). Before 1.0 a minor release may break the ABI.
+    // The SONAME of the shared library in the build tree is its file name: cargo cannot
+    // create the `libupstage.so.0.1 -> libupstage.so` link a versioned SONAME would need, so
+    // a program linked against target/<profile>/libupstage.so must ask for exactly that file.
+    // include/install.sh gives the installed copy its versioned SONAME (patchelf).
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{}", soname());
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libupstage.so");
     }
 
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -35,6 +41,7 @@ fn main() {
                 if let Err(e) = copy_if_changed(&generated, &manifest.join("include/upstage.h")) {
                     println!("cargo:warning=could not update include/upstage.h: {e}");
                 }
+                copy_into_go_module(&manifest, &generated);
             }
         }
         Err(e) => {
@@ -43,17 +50,6 @@ fn main() {
             // (the staleness test then fails with a clear message).
             let _ = fs::write(&generated, "");
         }
-    }
-}
-
-/// `libupstage.so.0.MINOR` before 1.0, `libupstage.so.MAJOR` after.
-fn soname() -> String {
-    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".to_owned());
-    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_else(|_| "0".to_owned());
-    if major == "0" {
-        format!("libupstage.so.0.{minor}")
-    } else {
-        format!("libupstage.so.{major}")
     }
 }
 
@@ -110,6 +106,18 @@ fn parenthesize_negatives(header: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Refreshes the Go module's copy of the header, when the Go module is there (it is not in
+/// the published crate).
+fn copy_into_go_module(manifest: &Path, generated: &Path) {
+    let module = manifest.join("examples/go");
+    if !module.join("go.mod").is_file() {
+        return;
+    }
+    if let Err(e) = copy_if_changed(generated, &module.join("upstage.h")) {
+        println!("cargo:warning=could not update examples/go/upstage.h: {e}");
+    }
 }
 
 fn copy_if_changed(from: &Path, to: &Path) -> std::io::Result<()> {

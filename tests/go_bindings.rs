@@ -1,6 +1,8 @@
 //! The Go binding (`examples/go`): checks its formatting, runs `go vet` and `go test` (with
 //! the race detector where Go has one) against the static library cargo built for this run,
-//! builds the `chat` example and runs it against the loopback server.
+//! named in `CGO_LDFLAGS` with the build tag `upstage_nopkgconfig` (the way the README gives
+//! for a library you point at yourself), builds the `chat` example and runs it against the
+//! loopback server. `tests/go_module.rs` covers the default, pkg-config way.
 //!
 //! Environment:
 //! - `UPSTAGE_REQUIRE_GO=1`: a missing Go toolchain fails the test (CI); without it the test
@@ -10,13 +12,13 @@
 //! Go runs offline and writes only under `target/<profile>/go/` (`GOCACHE`, `GOPATH`): the
 //! module has no dependencies outside the standard library.
 
+mod install;
 mod support;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use install::file_stamp;
 use support::*;
 
 fn manifest() -> PathBuf {
@@ -70,14 +72,8 @@ fn go_available(go: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A digest of a file's bytes, to make Go's build cache see header changes (it does not
-/// track headers outside the package directory).
-fn digest(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut hasher = DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
-}
+/// The build tag that makes the package take the library from CGO_LDFLAGS.
+const MANUAL_LINK_TAG: &str = "-tags=upstage_nopkgconfig";
 
 /// The Go toolchain, configured to stay offline and inside the target directory.
 struct Go {
@@ -90,17 +86,16 @@ struct Go {
 
 impl Go {
     fn new(go: String) -> Go {
-        let header = manifest().join("include").join("upstage.h");
-        assert!(header.is_file(), "{} is missing", header.display());
         let work = profile_dir().join("go");
         for dir in ["cache", "path", "tmp", "bin"] {
             std::fs::create_dir_all(work.join(dir)).expect("create target/<profile>/go");
         }
+        let lib = static_lib();
         Go {
             go,
             module: manifest().join("examples").join("go"),
-            lib: static_lib(),
-            cflags: format!("-g -O2 -DUPSTAGE_HEADER_DIGEST={}", digest(&header)),
+            cflags: format!("-g -O2 -DUPSTAGE_LIB_STAMP={}", file_stamp(&lib)),
+            lib,
             work,
         }
     }
@@ -112,7 +107,7 @@ impl Go {
             .env("GOCACHE", self.work.join("cache"))
             .env("GOPATH", self.work.join("path"))
             .env("GOTMPDIR", self.work.join("tmp"))
-            .env("GOFLAGS", "-mod=readonly")
+            .env("GOFLAGS", format!("-mod=readonly {MANUAL_LINK_TAG}"))
             .env("GOPROXY", "off")
             .env("GOSUMDB", "off")
             .env("GOTOOLCHAIN", "local")
@@ -200,10 +195,10 @@ fn go_binding_vet_test_and_chat_example() {
     chat_contract(&chat);
 }
 
-/// The complete Go programs (fenced `go` blocks that start with `package main`) of the README
-/// fragment compile against the module.
+/// The complete Go programs (fenced `go` blocks that start with `package main`, possibly
+/// after comments) of the module's README compile against the module.
 fn readme_programs_build(go: &Go) {
-    let readme = manifest().join("README.md");
+    let readme = manifest().join("examples").join("go").join("README.md");
     let text = std::fs::read_to_string(&readme).expect("read README.md");
     let mut programs = Vec::new();
     let mut block: Option<String> = None;
@@ -211,7 +206,7 @@ fn readme_programs_build(go: &Go) {
         match &mut block {
             None if line.trim_end() == "```go" => block = Some(String::new()),
             Some(code) if line.trim_end() == "```" => {
-                if code.starts_with("package main") {
+                if code.starts_with("package main") || code.contains("\npackage main") {
                     programs.push(std::mem::take(code));
                 }
                 block = None;
@@ -234,8 +229,9 @@ fn readme_programs_build(go: &Go) {
         let dir = go.work.join("readme").join(format!("program{i}"));
         std::fs::create_dir_all(&dir).expect("create the program's directory");
         let go_mod = format!(
-            "module readme\n\ngo 1.19\n\nrequire upstage v0.0.0\n\nreplace upstage => {}\n",
-            module.display()
+            "module readme\n\ngo 1.19\n\nrequire {path} v0.0.0\n\nreplace {path} => {}\n",
+            module.display(),
+            path = "github.com/upstage-rs/upstage/examples/go",
         );
         std::fs::write(dir.join("go.mod"), go_mod).expect("write go.mod");
         std::fs::write(dir.join("main.go"), program).expect("write main.go");

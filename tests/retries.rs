@@ -37,7 +37,7 @@ fn the_default_is_two_retries_with_growing_backoff() {
     let server = Server::start(serve_json(502, &error_json("bad gateway", "server_error")));
     let client = builder(&server).build().unwrap();
     let started = Instant::now();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Http);
     assert_eq!(error.http_status(), Some(502));
     assert_eq!(error.message(), "HTTP 502: bad gateway");
@@ -77,7 +77,7 @@ fn a_429_for_insufficient_quota_is_not_retried() {
     let body = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
     let server = Server::start(serve_json(429, body));
     let client = builder(&server).build().unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Http);
     assert_eq!(error.http_status(), Some(429));
     assert_eq!(error.api_code(), Some("insufficient_quota"));
@@ -97,7 +97,7 @@ fn a_503_asking_for_300_seconds_fails_at_once_and_says_so() {
     });
     let client = builder(&server).build().unwrap();
     let started = Instant::now();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     assert!(started.elapsed() < secs(60), "it must not wait 300 s");
     let error = assert_kind(&error, ErrorKind::Http);
     assert_eq!(error.http_status(), Some(503));
@@ -164,7 +164,7 @@ fn x_should_retry_false_stops_a_500_from_being_retried() {
         );
     });
     let client = builder(&server).build().unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Http);
     assert_eq!(error.http_status(), Some(500));
     assert_eq!(attempts, 1);
@@ -193,7 +193,7 @@ fn x_should_retry_true_retries_a_400() {
 fn a_400_is_not_retried() {
     let server = Server::start(serve_json(400, &error_json("bad", "invalid_request_error")));
     let client = builder(&server).build().unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     assert_eq!(
         assert_kind(&error, ErrorKind::Http).http_status(),
         Some(400)
@@ -211,7 +211,7 @@ fn a_refused_port_is_a_connect_error_after_every_retry() {
         .max_retries(2)
         .build()
         .unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Connect);
     assert!(error.message().contains("connect"), "{error}");
     assert_eq!(attempts, 3);
@@ -228,14 +228,14 @@ fn max_retries_zero_tries_once() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     assert_kind(&error, ErrorKind::Connect);
     assert_eq!(attempts, 1);
     assert!(started.elapsed() < secs(5));
 
     let server = Server::start(serve_json(500, &error_json("down", "server_error")));
     let client = builder(&server).max_retries(0).build().unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     assert_eq!(
         assert_kind(&error, ErrorKind::Http).http_status(),
         Some(500)
@@ -263,7 +263,7 @@ fn a_reset_before_the_response_is_retried() {
 fn nothing_is_retried_after_the_first_token() {
     let server = Server::start(Script::sse().role().token("half").reset().handler());
     let client = builder(&server).max_retries(3).build().unwrap();
-    let (tokens, error, attempts) = run(&client);
+    let (tokens, error, attempts) = run_stream(&client);
     assert_eq!(tokens, ["half"]);
     assert_kind(&error, ErrorKind::Truncated);
     assert_eq!(attempts, 1);
@@ -337,7 +337,7 @@ fn a_close_before_the_response_is_retried() {
         conn.close();
     });
     let client = builder(&server).max_retries(0).build().unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Io);
     assert_eq!(error.http_status(), None);
     assert_eq!(attempts, 1);

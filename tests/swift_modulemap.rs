@@ -1,4 +1,6 @@
-//! What can be checked of the Swift package (`examples/swift`) without a Swift toolchain:
+//! What can be checked of the Swift package (`examples/swift`) without a Swift toolchain
+//! (CI compiles and tests the package itself with Swift 6 in a Debian trixie root:
+//! `.ci/trixie-root.sh`, `tests/swift_package.rs`):
 //!
 //! - the `CUpstage` module map: clang compiles a C file that does `@import CUpstage;` through
 //!   it, exactly the module Swift imports, links it against the static library and runs it;

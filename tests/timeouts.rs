@@ -30,7 +30,7 @@ fn a_stall_mid_stream_is_an_idle_timeout_keeping_the_tokens() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let (tokens, error, attempts) = run(&client);
+    let (tokens, error, attempts) = run_stream(&client);
     assert_eq!(tokens, ["Hel", "lo"]);
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(error.timeout_phase(), Some(TimeoutPhase::Idle), "{error:?}");
@@ -53,7 +53,7 @@ fn a_stall_after_the_first_token_is_not_retried_even_with_retries() {
         .max_retries(3)
         .build()
         .unwrap();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     assert_eq!(tokens, ["only"]);
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(error.timeout_phase(), Some(TimeoutPhase::Idle));
@@ -70,7 +70,7 @@ fn headers_that_never_come_are_a_headers_timeout() {
         .max_retries(0)
         .build()
         .unwrap();
-    let (tokens, error, attempts) = run(&client);
+    let (tokens, error, attempts) = run_stream(&client);
     assert!(tokens.is_empty());
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(
@@ -92,7 +92,7 @@ fn headers_timeouts_are_retried() {
         .max_retries(2)
         .build()
         .unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(error.timeout_phase(), Some(TimeoutPhase::Headers));
     assert_eq!(attempts, 3);
@@ -143,7 +143,7 @@ fn keep_alive_comments_reset_the_idle_timer() {
         .max_retries(0)
         .build()
         .unwrap();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     assert!(error.is_none(), "{error:?}");
     assert_eq!(tokens, ["a", "b"]);
 }
@@ -165,7 +165,7 @@ fn single_bytes_trickled_reset_the_idle_timer() {
         .max_retries(0)
         .build()
         .unwrap();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     assert!(error.is_none(), "{error:?}");
     assert_eq!(tokens, ["slow"]);
 }
@@ -182,7 +182,7 @@ fn a_long_wait_for_headers_is_not_cut_by_the_idle_timeout() {
         .max_retries(0)
         .build()
         .unwrap();
-    let (tokens, error, attempts) = run(&client);
+    let (tokens, error, attempts) = run_stream(&client);
     assert!(error.is_none(), "{error:?}");
     assert_eq!(tokens, ["thought", " hard"]);
     assert_eq!(attempts, 1);
@@ -204,7 +204,7 @@ fn the_total_timeout_cuts_a_stream_that_never_ends() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(
         error.timeout_phase(),
@@ -226,7 +226,7 @@ fn the_total_timeout_also_bounds_the_wait_for_headers() {
         .max_retries(0)
         .build()
         .unwrap();
-    let (_, error, _) = run(&client);
+    let (_, error, _) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(
         error.timeout_phase(),
@@ -250,7 +250,7 @@ fn a_connect_that_hangs_is_a_connect_timeout() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(
         error.timeout_phase(),
@@ -274,7 +274,7 @@ fn connect_timeouts_are_retried() {
         .max_retries(1)
         .build()
         .unwrap();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     let error = assert_kind(&error, ErrorKind::Timeout);
     assert_eq!(
         error.timeout_phase(),
@@ -536,7 +536,7 @@ fn the_total_timeout_bounds_the_retries_too() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     assert!(
         started.elapsed() < secs(10),
         "waited {:?}",
@@ -556,7 +556,7 @@ fn the_total_timeout_bounds_the_retries_too() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let (_, error, attempts) = run(&client);
+    let (_, error, attempts) = run_stream(&client);
     assert!(started.elapsed() < secs(8), "took {:?}", started.elapsed());
     assert_kind(&error, ErrorKind::Timeout);
     assert!(attempts <= 2, "{attempts} attempts in a 1 s total");

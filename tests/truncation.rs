@@ -11,7 +11,7 @@ use upstage::ErrorKind;
 fn a_clean_close_without_done_or_finish_is_truncated() {
     let server = Server::start(Script::sse_close_delimited().token("cut").close().handler());
     let client = builder(&server).max_retries(0).build().unwrap();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     assert_eq!(tokens, ["cut"]);
     assert_kind(&error, ErrorKind::Truncated);
     assert_released(&server);
@@ -21,7 +21,7 @@ fn a_clean_close_without_done_or_finish_is_truncated() {
 fn a_reset_mid_stream_is_truncated() {
     let server = Server::start(Script::sse().tokens(&["a", "b"]).reset().handler());
     let client = builder(&server).max_retries(0).build().unwrap();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     assert_eq!(tokens, ["a", "b"]);
     assert_kind(&error, ErrorKind::Truncated);
     assert_released(&server);
@@ -38,7 +38,7 @@ fn an_incomplete_chunked_body_is_truncated() {
             .handler(),
     );
     let client = builder(&server).max_retries(0).build().unwrap();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     assert_eq!(tokens, ["kept"]);
     assert_kind(&error, ErrorKind::Truncated);
     assert_released(&server);
@@ -55,7 +55,7 @@ fn a_finish_reason_then_a_clean_end_without_done_succeeds() {
             .handler(),
     );
     let client = builder(&server).max_retries(0).build().unwrap();
-    let (tokens, error, _) = run(&client);
+    let (tokens, error, _) = run_stream(&client);
     assert!(error.is_none(), "{error:?}");
     assert_eq!(tokens, ["no", " done"]);
 }

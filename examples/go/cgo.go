@@ -1,20 +1,19 @@
 package upstage
 
-// The header comes from the crate's include/ directory. The static library itself is not
-// named here, because its directory depends on the Cargo profile: pass it through the
-// environment, for example
+// upstage.h is a copy of the crate's include/upstage.h kept inside the module, so that a
+// copy of the module (the module cache, a vendor directory) builds on its own. The crate's
+// build script writes it; a test fails when it differs from include/upstage.h.
 //
-//	CGO_LDFLAGS="$PWD/../../target/release/libupstage.a" go build ./...
+// -I${SRCDIR} puts this directory before the include directory of pkg-config, so that the
+// header always comes from the module. How the library is linked is chosen by a build tag:
 //
-// The flags below are the system libraries the Rust static library needs (what
-// `cargo rustc --lib --crate-type staticlib -- --print native-static-libs` prints). The Go
-// tool puts CGO_LDFLAGS before them on the link line, which is the order a static archive
-// needs.
+//   - default (link_pkgconfig.go): `pkg-config upstage-static`, the file include/install.sh
+//     installs: the static library and the system libraries it needs.
+//   - -tags upstage_nopkgconfig (link_manual.go): only the system libraries; name the library
+//     yourself in CGO_LDFLAGS, e.g. CGO_LDFLAGS=/path/to/libupstage.a.
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo linux LDFLAGS: -lgcc_s -lutil -lrt -lpthread -lm -ldl
-#cgo darwin LDFLAGS: -lSystem -lc -lm
+#cgo CFLAGS: -I${SRCDIR}
 #include "upstage.h"
 */
 import "C"

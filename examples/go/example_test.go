@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"upstage"
+	upstage "github.com/upstage-rs/upstage/examples/go"
 )
 
 func Example() {
@@ -23,7 +23,7 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	stream, err := client.Stream(ctx, upstage.Request{
-		Model: "solar-pro2",
+		Model: "solar-pro4",
 		Messages: []upstage.Message{
 			upstage.System("Answer in one sentence."),
 			upstage.User("Why is the sky blue?"),

@@ -1,3 +1,3 @@
-module upstage
+module github.com/upstage-rs/upstage/examples/go
 
 go 1.19

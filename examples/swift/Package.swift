@@ -1,14 +1,17 @@
-// swift-tools-version:5.7
+// swift-tools-version:6.0
 //
-// The Swift binding of the upstage crate. Build the Rust library first, from the crate root:
+// The Swift binding of the upstage C library (Swift 6 language mode; Linux and macOS).
 //
-//     cargo build --release
-//     cd examples/swift
-//     swift build -Xlinker -L../../target/release
+// The library is found through pkg-config (`upstage.pc`, installed by the crate's
+// include/install.sh PREFIX; set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig for a non-system
+// prefix), or through a directory you pass to the linker:
 //
-// target/release holds both libupstage.a and libupstage.so; the linker prefers the shared
-// one, so either run with LD_LIBRARY_PATH=../../target/release (Linux) or
-// DYLD_LIBRARY_PATH (macOS), or point -L at a directory holding only libupstage.a.
+//     swift build -Xlinker -L/dir/holding/libupstage.a
+//
+// A directory holding only libupstage.a links it statically (the system libraries it needs
+// are added below); one that also holds libupstage.so links that, which must then be found
+// at run time (LD_LIBRARY_PATH or an rpath). iOS, tvOS and watchOS are not supported: a
+// system library target can only link what is installed on the machine that builds.
 import PackageDescription
 
 /// The system libraries the Rust static library needs on Linux (what
@@ -19,13 +22,13 @@ let rustStaticLibs: [LinkerSetting] = ["gcc_s", "util", "rt", "pthread", "m", "d
 
 let package = Package(
     name: "Upstage",
-    platforms: [.macOS(.v10_15), .iOS(.v13)],
+    platforms: [.macOS(.v10_15)],
     products: [
         .library(name: "Upstage", targets: ["Upstage"]),
         .executable(name: "upstage-chat", targets: ["UpstageChat"]),
     ],
     targets: [
-        .systemLibrary(name: "CUpstage", path: "Sources/CUpstage"),
+        .systemLibrary(name: "CUpstage", path: "Sources/CUpstage", pkgConfig: "upstage"),
         .target(name: "Upstage", dependencies: ["CUpstage"], linkerSettings: rustStaticLibs),
         .executableTarget(name: "UpstageChat", dependencies: ["Upstage"]),
         .testTarget(name: "UpstageTests", dependencies: ["Upstage"]),

@@ -45,22 +45,30 @@ impl FastDecoder {
     /// Decodes one event's data for a token stream. `need_id` and `need_model` say whether
     /// the caller still wants the chunk's `id` and `model` (it reads them until it knows
     /// them); when it does not, they are left out and their UTF-8 is not re-checked.
+    #[inline]
     pub fn decode<'a>(
         &'a mut self,
         data: &'a [u8],
         need_id: bool,
         need_model: bool,
     ) -> Decoded<'a> {
+        // The usual token chunk: checked and scanned inline, the rest out of line.
+        if self.template.matches(data) && self.template.content_only(need_id, need_model) {
+            let FastDecoder { scratch, template } = self;
+            return template
+                .content(data, scratch)
+                .map_or(Decoded::Fallback, Decoded::Content);
+        }
+        self.decode_chunk_or_fallback(data, need_id || need_model)
+    }
+
+    /// [`decode`](Self::decode) for everything but a content-only chunk of the template.
+    fn decode_chunk_or_fallback<'a>(&'a mut self, data: &'a [u8], want_names: bool) -> Decoded<'a> {
         let FastDecoder { scratch, template } = self;
-        let want_names = need_id || need_model;
         if template.matches(data) {
-            let decoded = match template.content_only(need_id, need_model) {
-                true => template.content(data, scratch).map(Decoded::Content),
-                false => template
-                    .apply(data, scratch, want_names)
-                    .map(Decoded::Chunk),
-            };
-            return decoded.unwrap_or(Decoded::Fallback);
+            return template
+                .apply(data, scratch, want_names)
+                .map_or(Decoded::Fallback, Decoded::Chunk);
         }
         match parse(data) {
             Some(parsed) => {

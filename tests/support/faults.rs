@@ -25,7 +25,7 @@ pub fn drain(stream: &mut ChatStream) -> (Vec<String>, Option<Error>) {
 }
 
 /// Opens a stream and reads it to its end; an error while opening has no tokens.
-pub fn run(client: &Client) -> (Vec<String>, Option<Error>, u32) {
+pub fn run_stream(client: &Client) -> (Vec<String>, Option<Error>, u32) {
     match client.stream(&request()) {
         Ok(mut stream) => {
             let (tokens, error) = drain(&mut stream);

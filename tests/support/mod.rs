@@ -33,7 +33,7 @@ mod wire;
 pub use conn::{reason, Conn, REQUEST_TIMEOUT, STALL_LIMIT};
 #[allow(unused_imports)]
 pub use faults::{
-    assert_kind, assert_released, bounded, builder, drain, request, run, FullBacklog,
+    assert_kind, assert_released, bounded, builder, drain, request, run_stream, FullBacklog,
 };
 #[allow(unused_imports)]
 pub use request::RecordedRequest;

@@ -18,7 +18,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"upstage"
+	upstage "github.com/upstage-rs/upstage/examples/go"
 )
 
 func main() {

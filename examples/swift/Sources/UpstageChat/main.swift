@@ -12,6 +12,26 @@ import Darwin
 #endif
 import Upstage
 
+/// Writes all of `text` to a file descriptor, unbuffered: each token reaches the terminal or
+/// pipe as it arrives. (The C `stdout`/`stderr` globals are shared mutable state, which
+/// Swift 6 rejects.)
+func emit(_ text: String, to fd: Int32) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR {
+                continue
+            }
+            if written <= 0 {
+                return
+            }
+            offset += written
+        }
+    }
+}
+
 func fail(_ error: Error) -> Never {
     let line: String
     if let e = error as? UpstageError {
@@ -21,13 +41,13 @@ func fail(_ error: Error) -> Never {
     } else {
         line = "error[unknown]: \(error)\n"
     }
-    fputs(line, stderr)
+    emit(line, to: STDERR_FILENO)
     exit(1)
 }
 
 let args = CommandLine.arguments.dropFirst()
 guard args.count == 3 else {
-    fputs("usage: upstage-chat BASE_URL MODEL PROMPT\n", stderr)
+    emit("usage: upstage-chat BASE_URL MODEL PROMPT\n", to: STDERR_FILENO)
     exit(2)
 }
 let baseURL = args[args.startIndex]
@@ -39,11 +59,10 @@ do {
     let stream = try client.stream(Request(model: model, messages: [.user(prompt)]))
     defer { stream.close() }
     while let token = try stream.next() {
-        fputs(token, stdout)
-        fflush(stdout)
+        emit(token, to: STDOUT_FILENO)
     }
     if isatty(STDOUT_FILENO) != 0 {
-        fputs("\n", stdout)
+        emit("\n", to: STDOUT_FILENO)
     }
 } catch {
     fail(error)

@@ -7,7 +7,10 @@ import Foundation
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 for the tests: one thread per connection, every
 /// response close-delimited (`Connection: close`), full control over what is sent and when.
-final class TestServer {
+///
+/// `@unchecked Sendable`: the accept and connection threads share it; its only mutable state,
+/// `received`, is read and written under `lock`.
+final class TestServer: @unchecked Sendable {
     /// One accepted connection, with the request already read.
     final class Connection {
         let fd: Int32
@@ -138,7 +141,7 @@ final class TestServer {
     private var received: [(path: String, headers: [String: String], json: [String: Any])] = []
 
     /// Starts the server; `handler` answers each connection on its own thread.
-    init(_ handler: @escaping (Connection) -> Void) {
+    init(_ handler: @escaping @Sendable (Connection) -> Void) {
         signal(SIGPIPE, SIG_IGN)
         #if os(Linux)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -163,10 +166,17 @@ final class TestServer {
         port = UInt16(bigEndian: addr.sin_port)
         listener = fd
 
+        // The accept thread owns the listening socket and closes it when accept fails (after
+        // stop()): closed anywhere else, its number could be reused by the next test's server
+        // while this thread, not yet scheduled, is about to call accept on it.
         Thread { [weak self] in
+            defer { close(fd) }
             while true {
                 let conn = accept(fd, nil, nil)
-                if conn < 0 { return }
+                if conn < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
                 Thread { [weak self] in
                     let connection = Connection(fd: conn)
                     self?.record(connection)
@@ -177,11 +187,12 @@ final class TestServer {
         }.start()
     }
 
-    /// Stops accepting connections. (Not in deinit: Swift may release a local before the end
-    /// of its scope, and the tests stop servers in their teardown instead.)
+    /// Stops accepting connections: on Linux, shutting a listening socket down makes every
+    /// accept on it fail, and the accept thread then closes it. (Not in deinit: Swift may
+    /// release a local before the end of its scope, and the tests stop servers in their
+    /// teardown instead.)
     func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     /// `http://127.0.0.1:PORT/v1`.

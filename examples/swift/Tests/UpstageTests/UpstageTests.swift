@@ -4,9 +4,12 @@ import XCTest
 @testable import Upstage
 
 /// The same cases as the Go suite (examples/go/upstage_test.go), against TestServer.
-final class UpstageTests: XCTestCase {
+///
+/// `@unchecked Sendable`: XCTest on Linux runs async tests through closures that capture the
+/// test case, which Swift 6 requires to be Sendable; its only stored property is a constant.
+final class UpstageTests: XCTestCase, @unchecked Sendable {
     /// Starts a server that lives until the end of the test.
-    private func serve(_ handler: @escaping (TestServer.Connection) -> Void) -> TestServer {
+    private func serve(_ handler: @escaping @Sendable (TestServer.Connection) -> Void) -> TestServer {
         let server = TestServer(handler)
         addTeardownBlock { server.stop() }
         return server
@@ -274,8 +277,7 @@ final class UpstageTests: XCTestCase {
             conn.answer((messages.last?["content"] ?? "").map { String($0) })
         }
         let client = try makeClient(server)
-        let failures = NSLock()
-        var errors: [String] = []
+        let errors = LockedList()
         DispatchQueue.concurrentPerform(iterations: 16) { i in
             for round in 0..<4 {
                 let prompt = "thread \(i), round \(round): 안녕 ✓"
@@ -284,18 +286,14 @@ final class UpstageTests: XCTestCase {
                     let text = try stream.readAll()
                     stream.close()
                     if text != prompt {
-                        failures.lock()
                         errors.append("got \(text), want \(prompt)")
-                        failures.unlock()
                     }
                 } catch {
-                    failures.lock()
                     errors.append("\(error)")
-                    failures.unlock()
                 }
             }
         }
-        XCTAssertEqual(errors, [])
+        XCTAssertEqual(errors.items, [])
     }
 
     func testInvalidArguments() throws {
@@ -340,5 +338,23 @@ final class UpstageTests: XCTestCase {
         for kind in UpstageError.Kind.allCases {
             XCTAssertEqual(kind.name, names[kind], "\(kind)")
         }
+    }
+}
+
+/// A list that threads append to: `@unchecked Sendable` because every access holds `lock`.
+private final class LockedList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [String] = []
+
+    func append(_ item: String) {
+        lock.lock()
+        list.append(item)
+        lock.unlock()
+    }
+
+    var items: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return list
     }
 }

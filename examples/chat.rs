@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use upstage::{
-    ChatCompletion, ChatRequest, ChatStream, ClientBuilder, Delta, Error, ErrorKind, Flavor,
-    Message,
+    CancelHandle, ChatCompletion, ChatRequest, ChatStream, ClientBuilder, Delta, Error, ErrorKind,
+    Flavor, Limits, Message, RateLimit, Timings,
 };
 
 const USAGE: &str = "\
@@ -33,8 +33,15 @@ PROMPT (or with \"-\") the prompt is read from stdin.
                           (0 = no limit)
   --retries N             retries before the first token (default 2)
   --ca-file PEM           trust these CA certificates instead of the bundled roots
+  --header 'NAME: VALUE'  send this header too (repeatable; replaces a default of that name)
+  --query NAME=VALUE      add this query parameter to the URL (repeatable)
+  --record FILE           also write the raw response (status, headers without credentials,
+                          body as received) to FILE
+  --replay FILE           read the response from a recording instead of the network
+  --debug-log             log what the client does to stderr (like UPSTAGE_LOG=debug)
   --reasoning             also print reasoning tokens, to stderr
-  --usage                 print the finish reason and usage to stderr at the end
+  --usage                 print the finish reason, usage, rate limits and timings to stderr
+                          at the end
   --no-stream             send a non-streaming request and print the whole answer
   --json                  print every event as one JSON line on stdout
   --print-prompt          print format_prompt(messages) and exit (no network)
@@ -57,6 +64,11 @@ struct Options {
     timeouts_set: [bool; 4],
     retries: Option<u32>,
     ca_file: Option<String>,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    record: Option<String>,
+    replay: Option<String>,
+    debug_log: bool,
     reasoning: bool,
     usage: bool,
     no_stream: bool,
@@ -162,6 +174,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Options>, Usa
             }
             "--retries" => options.retries = Some(parse_number(&arg, &value(&arg)?)?),
             "--ca-file" => options.ca_file = Some(value("--ca-file")?),
+            "--header" => options.headers.push(parse_header(&value("--header")?)?),
+            "--query" => options.query.push(parse_query(&value("--query")?)?),
+            "--record" => options.record = Some(value("--record")?),
+            "--replay" => options.replay = Some(value("--replay")?),
+            "--debug-log" => options.debug_log = true,
             "--reasoning" => options.reasoning = true,
             "--usage" => options.usage = true,
             "--no-stream" => options.no_stream = true,
@@ -184,6 +201,27 @@ fn parse_number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, Usage
         .map_err(|_| UsageError(format!("{name}: {text:?} is not a valid number")))
 }
 
+/// `NAME: VALUE`, as curl's `-H` takes it (the library checks the name and value).
+fn parse_header(text: &str) -> Result<(String, String), UsageError> {
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(UsageError(format!(
+            "--header {text:?}: expected 'NAME: VALUE'"
+        ))),
+    }
+}
+
+/// `NAME=VALUE` (a missing `=` means an empty value).
+fn parse_query(text: &str) -> Result<(String, String), UsageError> {
+    let (name, value) = text.split_once('=').unwrap_or((text, ""));
+    if name.is_empty() {
+        return Err(UsageError(format!("--query {text:?}: expected NAME=VALUE")));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
 fn parse_param(text: &str) -> Result<(String, Value), UsageError> {
     let (name, json) = text
         .split_once('=')
@@ -198,22 +236,60 @@ fn run(options: &Options) -> Result<(), Failure> {
         println!("{}", upstage::web_demo::resolve_model(name));
         return Ok(());
     }
-    let request = build_request(options)?;
-    if options.print_prompt {
-        let prompt = upstage::web_demo::format_prompt(request.messages())?;
-        return write_out(&prompt).map_err(Failure::Chat);
-    }
-    let client = build_client(options)?.build()?;
+    let stream = match &options.replay {
+        // A recording needs no prompt, no key and no network.
+        Some(path) => replay(options, path)?,
+        None => {
+            let request = build_request(options)?;
+            if options.print_prompt {
+                let prompt = upstage::web_demo::format_prompt(request.messages())?;
+                return write_out(&prompt).map_err(Failure::Chat);
+            }
+            let client = build_client(options)?.build()?;
+            let cancel = CancelHandle::new();
+            match (&options.record, options.no_stream) {
+                (None, true) => return print_completion(options, &client.complete(&request)?),
+                (Some(path), true) => {
+                    let file = create_recording(path)?;
+                    let completion = client.complete_recorded(&request, file, &cancel)?;
+                    return print_completion(options, &completion);
+                }
+                (None, false) => client.stream(&request)?,
+                (Some(path), false) => {
+                    client.stream_recorded(&request, create_recording(path)?, &cancel)?
+                }
+            }
+        }
+    };
     if options.no_stream {
-        let completion = client.complete(&request)?;
-        return print_completion(options, &completion);
+        return print_completion(options, &stream.into_completion()?);
     }
-    let stream = client.stream(&request)?;
     if options.json || options.reasoning || options.usage {
         print_events(options, stream)
     } else {
         print_tokens(stream)
     }
+}
+
+/// A stream over the recording at `path`, decoded like a live answer of the chosen flavor.
+fn replay(options: &Options, path: &str) -> Result<ChatStream, Failure> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("--replay {path}: {e}")))?;
+    let flavor = if options.web_demo {
+        Flavor::WebDemo
+    } else {
+        Flavor::Api
+    };
+    Ok(ChatStream::replay(file, flavor, Limits::default())?)
+}
+
+fn create_recording(path: &str) -> Result<std::fs::File, Failure> {
+    std::fs::File::create(path).map_err(|e| {
+        Failure::Chat(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("--record {path}: {e}"),
+        ))
+    })
 }
 
 fn build_request(options: &Options) -> Result<ChatRequest, Failure> {
@@ -296,6 +372,15 @@ fn build_client(options: &Options) -> Result<ClientBuilder, Failure> {
     if let Some(path) = &options.ca_file {
         builder = builder.ca_file(path.as_str());
     }
+    for (name, value) in &options.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    for (name, value) in &options.query {
+        builder = builder.query(name.as_str(), value.as_str());
+    }
+    if options.debug_log {
+        builder = builder.debug_log(true);
+    }
     Ok(builder)
 }
 
@@ -325,6 +410,7 @@ fn print_events(options: &Options, mut stream: ChatStream) -> Result<(), Failure
     }
     if options.usage {
         report_usage(stream.finish_reason(), stream.usage());
+        report_surface(stream.rate_limit(), &stream.timings());
     }
     Ok(())
 }
@@ -392,6 +478,7 @@ fn print_completion(options: &Options, completion: &ChatCompletion) -> Result<()
     }
     if options.usage {
         report_usage(completion.finish_reason.as_deref(), completion.usage);
+        report_surface(completion.rate_limit(), &completion.timings);
     }
     Ok(())
 }
@@ -434,6 +521,48 @@ fn report_usage(finish_reason: Option<&str>, usage: Option<upstage::Usage>) {
         if let Some(r) = u.reasoning_tokens {
             line.push_str(&format!(" reasoning_tokens={r}"));
         }
+    }
+    eprintln!("{line}");
+}
+
+/// The rate limits (when the server reported any) and the timings, one line each:
+/// `rate_limit requests=99/100 requests_reset_ms=600 tokens=99968/100000 tokens_reset_ms=19`
+/// and `timings headers_ms=... first_content_ms=... end_ms=... content_tokens=... bytes=...`.
+fn report_surface(rate_limit: Option<RateLimit>, timings: &Timings) {
+    if let Some(limits) = rate_limit {
+        let mut line = String::from("rate_limit");
+        for (name, window) in [("requests", limits.requests), ("tokens", limits.tokens)] {
+            let Some(w) = window else { continue };
+            let shown = |v: Option<u64>| v.map_or("?".to_owned(), |v| v.to_string());
+            line.push_str(&format!(
+                " {name}={}/{}",
+                shown(w.remaining),
+                shown(w.limit)
+            ));
+            if let Some(reset) = w.reset {
+                line.push_str(&format!(" {name}_reset_ms={}", reset.as_millis()));
+            }
+        }
+        eprintln!("{line}");
+    }
+    let mut line = String::from("timings");
+    let milestones = [
+        ("headers_ms", timings.headers),
+        ("first_reasoning_ms", timings.first_reasoning),
+        ("first_content_ms", timings.first_content),
+        ("end_ms", timings.end),
+    ];
+    for (name, at) in milestones {
+        if let Some(at) = at {
+            line.push_str(&format!(" {name}={:.1}", at.as_secs_f64() * 1000.0));
+        }
+    }
+    line.push_str(&format!(
+        " content_tokens={} reasoning_tokens={} bytes={}",
+        timings.content_tokens, timings.reasoning_tokens, timings.bytes
+    ));
+    if let Some(rate) = timings.content_tokens_per_second() {
+        line.push_str(&format!(" tokens_per_s={rate:.1}"));
     }
     eprintln!("{line}");
 }

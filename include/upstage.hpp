@@ -7,7 +7,8 @@
  *   upstage::Stream stream = client.stream(request);
  *   for (std::string_view token : stream) std::cout << token << std::flush;
  *
- * Errors are thrown as upstage::Error (status, HTTP status, message). A Client is cheap to
+ * Errors are thrown as upstage::Error (status, HTTP status, message, and details: request id,
+ * retry-after, API type/code/param, timeout phase, attempts, response headers). A Client is cheap to
  * copy (shared, immutable, thread-safe); a Request, Stream or Completion is used by one
  * thread at a time, except Stream::cancel(), callable from any thread. Text returned as
  * std::string_view is borrowed from the stream and valid until the next call on it.
@@ -32,11 +33,74 @@
 
 namespace upstage {
 
-/** An error reported by the library: the C status, the HTTP status (0 if none), the message. */
+/** The headers of a response (a stream's, a completion's or an HTTP error's), copied. */
+class Headers {
+public:
+    Headers() = default;
+
+    /** Copies and frees `h` (NULL gives no headers). */
+    explicit Headers(upstage_headers *h) {
+        std::unique_ptr<upstage_headers, void (*)(upstage_headers *)> owned(h, upstage_headers_free);
+        if (!h) return;
+        for (std::size_t i = 0; i < upstage_headers_count(h); ++i) {
+            fields_.emplace_back(upstage_headers_name_at(h, i), upstage_headers_value_at(h, i));
+        }
+        upstage_rate_limit limits;
+        if (upstage_headers_rate_limit(h, &limits) == UPSTAGE_OK) rate_limit_ = limits;
+    }
+
+    /** The first value of header `name` (case-insensitive). */
+    std::optional<std::string> get(std::string_view name) const {
+        for (const auto &field : fields_) {
+            if (field.first.size() != name.size()) continue;
+            bool same = true;
+            for (std::size_t i = 0; i < name.size() && same; ++i) {
+                char a = field.first[i], b = name[i];
+                if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+                if (b >= 'A' && b <= 'Z') b = static_cast<char>(b - 'A' + 'a');
+                same = a == b;
+            }
+            if (same) return field.second;
+        }
+        return std::nullopt;
+    }
+    /** Every header as (lower-case name, value), in the server's order. */
+    const std::vector<std::pair<std::string, std::string>> &fields() const noexcept { return fields_; }
+    /** The `x-ratelimit-*` budget (fields are -1 when not sent), if the server sent any. */
+    std::optional<upstage_rate_limit> rate_limit() const noexcept { return rate_limit_; }
+    /** Whether there are none. */
+    bool empty() const noexcept { return fields_.empty(); }
+
+private:
+    std::vector<std::pair<std::string, std::string>> fields_;
+    std::optional<upstage_rate_limit> rate_limit_;
+};
+
+/** Everything known about an error beyond its status and message (`upstage_error_details`). */
+struct ErrorDetails {
+    std::string message;                  /**< The whole message, never cut. */
+    std::optional<std::string> request_id; /**< The response's x-request-id. */
+    std::optional<std::string> api_type;   /**< The server's error type. */
+    std::optional<std::string> api_code;   /**< The server's error code. */
+    std::optional<std::string> api_param;  /**< The server's error param. */
+    int64_t retry_after_ms = -1;           /**< The wait the server asked for, -1 if none. */
+    int32_t timeout_phase = -1;            /**< `UPSTAGE_TIMEOUT_*` for timeouts, else -1. */
+    uint32_t attempts = 0;                 /**< HTTP attempts made. */
+    Headers headers;                       /**< The response's headers, if there was one. */
+};
+
+/** An error reported by the library: the C status, the HTTP status (0 if none), the message,
+    and, from the calls that provide them, the details. */
 class Error : public std::runtime_error {
 public:
-    Error(upstage_status status, int32_t http_status, const std::string &message)
-        : std::runtime_error(message), status_(status), http_status_(http_status) {}
+    Error(upstage_status status, int32_t http_status, const std::string &message,
+          std::shared_ptr<const ErrorDetails> details = nullptr)
+        : std::runtime_error(message), status_(status), http_status_(http_status),
+          details_(std::move(details)) {}
+
+    /** Request id, retry-after, API type/code/param, timeout phase, attempts and headers;
+        nullptr when the call that failed does not provide them. */
+    const ErrorDetails *details() const noexcept { return details_.get(); }
 
     /** The C status (`UPSTAGE_ERR_*`). */
     upstage_status status() const noexcept { return status_; }
@@ -48,6 +112,7 @@ public:
 private:
     upstage_status status_;
     int32_t http_status_;
+    std::shared_ptr<const ErrorDetails> details_;
 };
 
 namespace detail {
@@ -65,6 +130,27 @@ inline upstage_status check(upstage_status status, const upstage_error *e = null
     if (status >= 0) return status;
     if (e != nullptr) throw Error(status, e->http_status, e->message);
     throw Error(status, 0, std::string("upstage: ") + upstage_status_name(status));
+}
+
+/** Throws when `status` is an error, with the details of `d` (which is freed either way). */
+inline upstage_status check_details(upstage_status status, const upstage_error &e,
+                                    upstage_error_details *d) {
+    std::unique_ptr<upstage_error_details, void (*)(upstage_error_details *)> owned(
+        d, upstage_error_details_free);
+    if (status >= 0) return status;
+    if (!d) check(status, &e);
+    auto details = std::make_shared<ErrorDetails>();
+    details->message = upstage_error_details_message(d);
+    auto opt = [](const char *t) { return t ? std::optional<std::string>(t) : std::nullopt; };
+    details->request_id = opt(upstage_error_details_request_id(d));
+    details->api_type = opt(upstage_error_details_api_type(d));
+    details->api_code = opt(upstage_error_details_api_code(d));
+    details->api_param = opt(upstage_error_details_api_param(d));
+    details->retry_after_ms = upstage_error_details_retry_after_ms(d);
+    details->timeout_phase = upstage_error_details_timeout_phase(d);
+    details->attempts = upstage_error_details_attempts(d);
+    details->headers = Headers(upstage_error_details_headers(d));
+    throw Error(status, e.http_status, e.message, std::move(details));
 }
 
 inline std::string_view view(const char *text, std::size_t len) {
@@ -147,6 +233,30 @@ public:
         return *this;
     }
 
+    /** Sends this header with this request (replacing a client header of the same name). */
+    Request &header(const std::string &name, const std::string &value) {
+        detail::check(upstage_request_add_header(r_.get(), name.c_str(), value.c_str()));
+        return *this;
+    }
+
+    /** Adds a query parameter to this request's URL, after the client's. */
+    Request &query(const std::string &name, const std::string &value) {
+        detail::check(upstage_request_add_query(r_.get(), name.c_str(), value.c_str()));
+        return *this;
+    }
+
+    /** Overrides one of the client's timeouts (`UPSTAGE_TIMEOUT_*`, ms; 0: none). */
+    Request &timeout_ms(int32_t which, uint64_t ms) {
+        detail::check(upstage_request_set_timeout_ms(r_.get(), which, ms));
+        return *this;
+    }
+
+    /** Overrides the client's retry count for this request. */
+    Request &max_retries(uint32_t n) {
+        detail::check(upstage_request_set_max_retries(r_.get(), n));
+        return *this;
+    }
+
     /** The C handle (still owned by this object). */
     const upstage_request *get() const noexcept { return r_.get(); }
 
@@ -219,13 +329,24 @@ public:
     std::optional<Event> next_event() {
         upstage_error e = detail::blank_error();
         upstage_event ev;
-        if (detail::check(upstage_stream_next_event(s_.get(), &ev, &e), &e) == UPSTAGE_DONE) {
+        if (check(upstage_stream_next_event(s_.get(), &ev, &e), e) == UPSTAGE_DONE) {
             return std::nullopt;
         }
         Event out{ev.kind, detail::view(ev.text, ev.len), ev.tool_index, std::nullopt, std::nullopt, ev.usage};
         if (ev.tool_id) out.tool_id = std::string_view(ev.tool_id);
         if (ev.tool_name) out.tool_name = std::string_view(ev.tool_name);
         return out;
+    }
+
+    /** The response headers. */
+    Headers headers() const { return Headers(upstage_stream_headers(s_.get())); }
+    /** The `x-ratelimit-*` budget, if the server sent any. */
+    std::optional<upstage_rate_limit> rate_limit() const { return headers().rate_limit(); }
+    /** Milestones in ms (-1 until reached) and what was received, so far. */
+    upstage_timings timings() const {
+        upstage_timings t{-1, -1, -1, -1, 0, 0, 0};
+        upstage_stream_timings(s_.get(), &t);
+        return t;
     }
 
     /** Cancels from any thread: a blocked next() throws Error(UPSTAGE_ERR_CANCELLED). */
@@ -255,12 +376,18 @@ private:
         upstage_error e = detail::blank_error();
         const char *text = nullptr;
         std::size_t len = 0;
-        if (detail::check(upstage_stream_next(s_.get(), &text, &len, &e), &e) == UPSTAGE_DONE) {
+        if (check(upstage_stream_next(s_.get(), &text, &len, &e), e) == UPSTAGE_DONE) {
             token_ = std::string_view();
             return false;
         }
         token_ = std::string_view(text, len);
         return true;
+    }
+
+    /** Throws the error that ended the stream, with its details. */
+    upstage_status check(upstage_status status, const upstage_error &e) const {
+        if (status >= 0) return status;
+        return detail::check_details(status, e, upstage_stream_error_details(s_.get()));
     }
 
     std::unique_ptr<upstage_stream, detail::StreamDeleter> s_;
@@ -304,6 +431,14 @@ public:
         Usage u;
         if (upstage_completion_usage(c_.get(), &u) != UPSTAGE_OK) return std::nullopt;
         return u;
+    }
+    /** The response headers. */
+    Headers headers() const { return Headers(upstage_completion_headers(c_.get())); }
+    /** Milestones in ms (-1 if not reached) and what was received. */
+    upstage_timings timings() const {
+        upstage_timings t{-1, -1, -1, -1, 0, 0, 0};
+        upstage_completion_timings(c_.get(), &t);
+        return t;
     }
     /** The tool calls, ordered by index. */
     std::vector<ToolCall> tool_calls() const {
@@ -351,6 +486,12 @@ public:
         Builder &default_model(const std::string &model) { detail::check(upstage_client_builder_set_default_model(b_.get(), model.c_str())); return *this; }
         /** A PEM file of trusted CA certificates. */
         Builder &ca_file(const std::string &path) { detail::check(upstage_client_builder_set_ca_file(b_.get(), path.c_str())); return *this; }
+        /** A header sent with every request (replaces the library's of the same name). */
+        Builder &header(const std::string &name, const std::string &value) { detail::check(upstage_client_builder_add_header(b_.get(), name.c_str(), value.c_str())); return *this; }
+        /** A query parameter added to every request's URL. */
+        Builder &query(const std::string &name, const std::string &value) { detail::check(upstage_client_builder_add_query(b_.get(), name.c_str(), value.c_str())); return *this; }
+        /** The debug log on or off for this client (default: `UPSTAGE_LOG` or a log callback). */
+        Builder &debug_log(bool on) { detail::check(upstage_client_builder_set_debug_log(b_.get(), on)); return *this; }
         /** A size limit (`UPSTAGE_LIMIT_*`) in bytes. */
         Builder &limit(int32_t which, std::size_t bytes) { detail::check(upstage_client_builder_set_limit(b_.get(), which, bytes)); return *this; }
 
@@ -371,7 +512,33 @@ public:
     Stream stream(const Request &request) const {
         upstage_error e = detail::blank_error();
         upstage_stream *s = nullptr;
-        detail::check(upstage_stream_open(c_.get(), request.get(), &s, &e), &e);
+        upstage_error_details *d = nullptr;
+        upstage_status st = upstage_stream_open_with(c_.get(), request.get(), nullptr, &s, &e, &d);
+        detail::check_details(st, e, d);
+        return Stream(s);
+    }
+
+    /** Like stream(), and records the response into the file at `path`. */
+    Stream stream_recorded(const Request &request, const std::string &path) const {
+        std::unique_ptr<upstage_stream_options, void (*)(upstage_stream_options *)> options(
+            upstage_stream_options_new(), upstage_stream_options_free);
+        if (!options) throw Error(UPSTAGE_ERR_PANIC, 0, "upstage_stream_options_new failed");
+        detail::check(upstage_stream_options_set_record_path(options.get(), path.c_str()));
+        upstage_error e = detail::blank_error();
+        upstage_stream *s = nullptr;
+        upstage_error_details *d = nullptr;
+        upstage_status st = upstage_stream_open_with(c_.get(), request.get(), options.get(), &s, &e, &d);
+        detail::check_details(st, e, d);
+        return Stream(s);
+    }
+
+    /** A stream over a recording instead of the network (no request is sent). */
+    Stream replay(const std::string &path) const {
+        upstage_error e = detail::blank_error();
+        upstage_stream *s = nullptr;
+        upstage_error_details *d = nullptr;
+        upstage_status st = upstage_stream_replay(c_.get(), path.c_str(), &s, &e, &d);
+        detail::check_details(st, e, d);
         return Stream(s);
     }
 
@@ -410,7 +577,9 @@ public:
     Completion complete(const Request &request) const {
         upstage_error e = detail::blank_error();
         upstage_completion *c = nullptr;
-        detail::check(upstage_chat_complete(c_.get(), request.get(), &c, &e), &e);
+        upstage_error_details *d = nullptr;
+        upstage_status st = upstage_chat_complete_with(c_.get(), request.get(), nullptr, &c, &e, &d);
+        detail::check_details(st, e, d);
         return Completion(c);
     }
 

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use crate::completion::{Delta, ToolCall, ToolCallDelta, Usage};
+use crate::timings::Stopwatch;
 use crate::wire::{Chunk, DeltaFields, ToolCallFragment};
 
 /// What a chunk is turned into: a token for `next_token`, or queued deltas for `next_delta`.
@@ -28,6 +29,8 @@ pub(crate) struct Progress {
     pub attempts: u32,
     /// Body bytes read, kept once the decoder is dropped.
     pub bytes: u64,
+    /// Milestones and counts.
+    pub watch: Stopwatch,
 }
 
 /// Records what a chunk says; returns whether it produced something to hand out.
@@ -83,6 +86,11 @@ fn apply_delta(progress: &mut Progress, delta: DeltaFields, mode: Mode) -> bool 
         let Some(text) = text.filter(|t| !t.is_empty()) else {
             continue;
         };
+        match index {
+            0 => progress.watch.reasoning(),
+            1 => progress.watch.content(),
+            _ => {}
+        }
         match mode {
             Mode::Deltas => progress.pending.push_back(make(text.into_owned())),
             // Only content is a token; reuse the buffer so a token costs no allocation.

@@ -3,24 +3,29 @@
 //! [`ChatStream`](crate::ChatStream).
 
 use std::fmt;
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ureq::http::Uri;
 use ureq::tls::{RootCerts, TlsConfig};
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::Agent;
 
 use crate::cancel::CancelHandle;
 use crate::completion::ChatCompletion;
 use crate::config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
+use crate::custom_headers::{self, HeaderList};
 use crate::error::{Error, Result};
+use crate::headers::{shown_value, ResponseHeaders};
+use crate::log::{debug_log, DebugLog};
+use crate::record::Recorder;
 use crate::request::ChatRequest;
-use crate::response::{self, Body, BodyKind};
+use crate::resolver::NameResolver;
+use crate::response::{self, Body};
 use crate::retry::{self, Budget, Failure};
 use crate::stream::{ChatStream, Reopen};
 use crate::transport::{self, Exchange, ExchangeBody, Pooling};
+use crate::url;
 use crate::web_demo;
 
 /// The `User-Agent` of the `Api` flavor.
@@ -53,6 +58,9 @@ pub struct ClientBuilder {
     max_retries: Option<u32>,
     ca_file: Option<PathBuf>,
     limits: Limits,
+    headers: HeaderList,
+    query: url::QueryParams,
+    debug_log: Option<bool>,
     pooling: Pooling,
 }
 
@@ -81,7 +89,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The base URL; requests go to `{base}/chat/completions`.
+    /// The base URL; requests go to `{base}/chat/completions`. A query string in it is
+    /// kept (Azure's `?api-version=...`): `https://h/v1?a=1` sends to
+    /// `https://h/v1/chat/completions?a=1`.
     pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder {
         self.base_url = Some(url.into());
         self
@@ -179,6 +189,45 @@ impl ClientBuilder {
         self
     }
 
+    /// Adds a header to every request (OpenRouter's `HTTP-Referer` and `X-Title`, Azure's
+    /// `api-key`, a tracing header). A later header of the same name (case-insensitive)
+    /// replaces an earlier one, a request's own headers replace the client's, and a custom
+    /// `User-Agent` or `Authorization` replaces the one the client would send. A name or
+    /// value with CR, LF or NUL, an invalid name, or `Content-Length`, `Host` or
+    /// `Transfer-Encoding` (set by the HTTP layer) make [`build`](Self::build) fail with
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument). Values of
+    /// credential headers never appear in logs, `Debug` output or recordings.
+    ///
+    /// ```
+    /// let client = upstage::ClientBuilder::new()
+    ///     .base_url("https://openrouter.ai/api/v1")
+    ///     .header("HTTP-Referer", "https://example.com")
+    ///     .header("X-Title", "My app")
+    ///     .build()?;
+    /// # Ok::<(), upstage::Error>(())
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// Adds a query parameter (percent-encoded) to every request, after any query string
+    /// of the base URL. An empty name makes [`build`](Self::build) fail.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+        self.query.push(name.into(), value.into());
+        self
+    }
+
+    /// Turns the debug log on or off for this client, whatever `UPSTAGE_LOG` says. Without
+    /// this call the log is on when `UPSTAGE_LOG=debug` is set or a writer was installed
+    /// with [`set_debug_log_writer`](crate::set_debug_log_writer). The log goes to stderr
+    /// (or that writer): request lines, statuses, attempts, waits and why, timings,
+    /// connections; never the API key, a credential header's value or a proxy password.
+    pub fn debug_log(mut self, on: bool) -> ClientBuilder {
+        self.debug_log = Some(on);
+        self
+    }
+
     /// How many idle keep-alive connections the client keeps per host for later requests
     /// (default 4); `0` turns connection reuse off, like
     /// [`connection_reuse(false)`](ClientBuilder::connection_reuse).
@@ -219,18 +268,27 @@ impl ClientBuilder {
     /// Checks the configuration and builds the client. No I/O except reading the CA file.
     pub fn build(self) -> Result<Client> {
         let base = self.resolved_base_url();
-        let endpoint = endpoint(&base, self.flavor)?;
+        let path = match self.flavor {
+            Flavor::Api => "/chat/completions",
+            Flavor::WebDemo => web_demo::CHAT_PATH,
+        };
+        let endpoint = url::endpoint(&base, path, self.query.as_slice())?;
+        self.headers.checked()?;
         let auth = self.authorization(&base)?;
+        let (config, proxy_shown) = self.agent_config()?;
         let agent = Agent::with_parts(
-            self.agent_config()?,
+            config,
             transport::pooled_connector(),
-            DefaultResolver::default(),
+            NameResolver::default(),
         );
         Ok(Client {
             inner: Arc::new(Inner {
                 endpoint,
                 flavor: self.flavor,
                 auth,
+                headers: self.headers,
+                log: DebugLog::new(self.debug_log),
+                proxy_shown,
                 default_model: self
                     .default_model
                     .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
@@ -257,7 +315,8 @@ impl ClientBuilder {
             return Ok(None);
         }
         let Some(ApiKey(key)) = &self.api_key else {
-            if base.trim_end_matches('/') == DEFAULT_BASE_URL {
+            let location = base.split('?').next().unwrap_or("");
+            if location.trim_end_matches('/') == DEFAULT_BASE_URL {
                 return Err(Error::invalid_argument(format!(
                     "an API key is required for {DEFAULT_BASE_URL}: set UPSTAGE_API_KEY \
                      (or use another base URL)"
@@ -273,7 +332,8 @@ impl ClientBuilder {
         Ok(Some(ApiKey(format!("Bearer {key}"))))
     }
 
-    fn agent_config(&self) -> Result<ureq::config::Config> {
+    /// The agent configuration, and the proxy as the log shows it.
+    fn agent_config(&self) -> Result<(ureq::config::Config, Option<String>)> {
         let proxy = match &self.proxy {
             Proxy::FromEnv => ureq::Proxy::try_from_env(),
             Proxy::Disabled => None,
@@ -282,13 +342,17 @@ impl ClientBuilder {
                     .map_err(|e| Error::invalid_argument(format!("invalid proxy URL: {e}")))?,
             ),
         };
+        let proxy_shown = proxy.as_ref().map(|p| {
+            let origin = if p.is_from_env() {
+                " (from the environment)"
+            } else {
+                ""
+            };
+            format!("{}{origin}", url::redacted(&p.uri().to_string()))
+        });
         let mut builder = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
-            // The total timeout spans every attempt and wait: each exchange applies what is
-            // left of it (see `transport::Exchange`).
-            .timeout_connect(self.timeouts.connect)
-            .timeout_recv_response(self.timeouts.headers)
             .input_buffer_size(transport::INPUT_BUFFER)
             .output_buffer_size(transport::OUTPUT_BUFFER)
             // A larger head cannot fit the read buffer: say so instead of "disconnected".
@@ -296,11 +360,14 @@ impl ClientBuilder {
             .max_idle_connections(self.pooling.max_idle_per_host)
             .max_idle_connections_per_host(self.pooling.max_idle_per_host)
             .max_idle_age(self.pooling.idle_timeout)
+            .timeout_connect(self.timeouts.connect)
+            .timeout_recv_response(self.timeouts.headers)
+            .timeout_global(self.timeouts.total)
             .proxy(proxy);
         if let Some(path) = &self.ca_file {
             builder = builder.tls_config(custom_roots(path)?);
         }
-        Ok(builder.build())
+        Ok((builder.build(), proxy_shown))
     }
 }
 
@@ -333,25 +400,6 @@ fn custom_roots(path: &PathBuf) -> Result<TlsConfig> {
         .build())
 }
 
-/// `{base}/chat/completions` (or the web demo's path), after checking the URL.
-fn endpoint(base: &str, flavor: Flavor) -> Result<String> {
-    let base = base.trim_end_matches('/');
-    let uri: Uri = base
-        .parse()
-        .map_err(|e| Error::invalid_argument(format!("invalid base URL {base:?}: {e}")))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    if !scheme_ok || uri.host().is_none() || uri.query().is_some() {
-        return Err(Error::invalid_argument(format!(
-            "invalid base URL {base:?}: expected http(s)://host[:port][/path]"
-        )));
-    }
-    let path = match flavor {
-        Flavor::Api => "/chat/completions",
-        Flavor::WebDemo => web_demo::CHAT_PATH,
-    };
-    Ok(format!("{base}{path}"))
-}
-
 /// A blocking chat client. Cheap to clone; share it between threads.
 ///
 /// ```no_run
@@ -373,6 +421,11 @@ struct Inner {
     endpoint: String,
     flavor: Flavor,
     auth: Option<ApiKey>,
+    /// Client-wide custom headers (checked).
+    headers: HeaderList,
+    log: DebugLog,
+    /// The proxy with its password hidden, for the log.
+    proxy_shown: Option<String>,
     default_model: String,
     timeouts: Timeouts,
     limits: Limits,
@@ -430,7 +483,51 @@ impl Client {
         request: &ChatRequest,
         cancel: &CancelHandle,
     ) -> Result<ChatStream> {
-        self.open(request, true, cancel)
+        self.open(request, true, cancel, None)
+    }
+
+    /// Like [`stream_with_cancel`](Client::stream_with_cancel), and writes the response
+    /// into `recording` as it is read: status, headers (credentials and cookies left out)
+    /// and the body bytes exactly as received. A failed request records its final HTTP
+    /// error response. [`ChatStream::replay`] plays a recording back. A recorded stream is
+    /// not re-sent when it dies before its first token, so that the recording shows what
+    /// happened.
+    ///
+    /// The format, one HTTP response as the client read it:
+    ///
+    /// ```text
+    /// upstage-recording/1 200 OK
+    /// content-type: text/event-stream
+    /// x-request-id: 6f1c...
+    ///
+    /// data: {"choices":[{"delta":{"content":"Hi"}}]}
+    ///
+    /// data: [DONE]
+    ///
+    /// ```
+    ///
+    /// The first line holds `upstage-recording/1`, the status code and the reason phrase;
+    /// then one `name: value` line per response header, in the server's order; an empty
+    /// line; then the body (after HTTP framing such as chunked encoding was removed) to the
+    /// end of the file. `curl -sS -i` output is accepted as a recording too.
+    ///
+    /// ```no_run
+    /// # use upstage::{CancelHandle, ChatRequest, Client, Message};
+    /// let client = Client::from_env()?;
+    /// let request = ChatRequest::new("solar-pro4").message(Message::user("Hi"));
+    /// let file = std::fs::File::create("answer.rec").expect("writable");
+    /// for token in client.stream_recorded(&request, file, &CancelHandle::new())? {
+    ///     print!("{}", token?);
+    /// }
+    /// # Ok::<(), upstage::Error>(())
+    /// ```
+    pub fn stream_recorded(
+        &self,
+        request: &ChatRequest,
+        recording: impl Write + Send + 'static,
+        cancel: &CancelHandle,
+    ) -> Result<ChatStream> {
+        self.open(request, true, cancel, Some(Recorder::new(recording)))
     }
 
     /// Sends a non-streaming request (`"stream": false`) and returns the whole answer.
@@ -446,7 +543,19 @@ impl Client {
         request: &ChatRequest,
         cancel: &CancelHandle,
     ) -> Result<ChatCompletion> {
-        self.open(request, false, cancel)?.into_completion()
+        self.open(request, false, cancel, None)?.into_completion()
+    }
+
+    /// Like [`complete_with_cancel`](Client::complete_with_cancel), recording the response
+    /// as [`stream_recorded`](Client::stream_recorded) does.
+    pub fn complete_recorded(
+        &self,
+        request: &ChatRequest,
+        recording: impl Write + Send + 'static,
+        cancel: &CancelHandle,
+    ) -> Result<ChatCompletion> {
+        self.open(request, false, cancel, Some(Recorder::new(recording)))?
+            .into_completion()
     }
 
     fn open(
@@ -454,25 +563,38 @@ impl Client {
         request: &ChatRequest,
         stream: bool,
         cancel: &CancelHandle,
+        recorder: Option<Recorder>,
     ) -> Result<ChatStream> {
+        let started = Instant::now();
         let inner = &*self.inner;
+        let overrides = request.overrides();
+        overrides.check()?;
         let body = match inner.flavor {
             Flavor::Api => request.api_body(&inner.default_model, stream)?,
             Flavor::WebDemo => web_demo::request_body(request, stream)?,
         };
+        let timeouts = overrides.timeouts(inner.timeouts);
         let Some(cancel) = cancel.slotted() else {
             return Err(Error::cancelled());
         };
+        let recording = recorder.is_some();
         let resend = Resend {
             client: self.clone(),
+            endpoint: url::with_query(&inner.endpoint, overrides.query.as_slice()),
+            headers: self.request_headers(stream, &overrides.headers),
             body,
-            stream,
+            timeouts,
+            max_retries: overrides.max_retries(inner.max_retries),
+            started,
             // The total timeout bounds the whole call: every attempt and every wait.
-            deadline: inner.timeouts.total.map(|total| Instant::now() + total),
+            deadline: timeouts.total.map(|total| started + total),
+            recorder: Mutex::new(recorder),
         };
         match resend.attempts(&cancel, 0, None) {
             Ok(mut opened) => {
-                opened.keep_for_retry(Box::new(resend));
+                if !recording {
+                    opened.keep_for_retry(Box::new(resend));
+                }
                 Ok(opened)
             }
             Err(error) => {
@@ -484,87 +606,62 @@ impl Client {
         }
     }
 
-    /// Sends the request on a pooled connection, or on a new one when `fresh`.
-    fn send(
-        &self,
-        body: &[u8],
-        stream: bool,
-        fresh: bool,
-    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    /// The headers of a request: the flavor's own, then the client's custom headers, then
+    /// the request's, a later one replacing an earlier one of the same name.
+    fn request_headers(&self, stream: bool, request: &HeaderList) -> Vec<(String, String)> {
         let inner = &*self.inner;
-        let mut request = inner.agent.post(&inner.endpoint);
-        if fresh {
-            // A configuration the pool's connections were not made with: ureq opens a new
-            // connection for this request (and does not pool it).
-            request = request
-                .config()
-                .input_buffer_size(transport::INPUT_BUFFER + 1)
-                .build();
-        }
+        let mut defaults: Vec<(&str, &str)> = Vec::with_capacity(web_demo::HEADERS.len());
         match inner.flavor {
-            Flavor::WebDemo => {
-                for (name, value) in web_demo::HEADERS {
-                    request = request.header(name, value);
-                }
-            }
+            Flavor::WebDemo => defaults.extend(web_demo::HEADERS),
             Flavor::Api => {
                 let accept = if stream {
                     "text/event-stream"
                 } else {
                     "application/json"
                 };
-                request = request
-                    .header("accept", accept)
-                    .header("content-type", "application/json")
-                    .header("user-agent", USER_AGENT);
+                defaults.extend([
+                    ("accept", accept),
+                    ("content-type", "application/json"),
+                    ("user-agent", USER_AGENT),
+                ]);
                 if let Some(ApiKey(auth)) = &inner.auth {
-                    request = request.header("authorization", auth);
+                    defaults.push(("authorization", auth));
                 }
             }
         }
-        request.send(body)
+        custom_headers::merge(&defaults, &[&inner.headers, request])
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
     }
+}
 
-    /// Turns a 2xx response into a stream: SSE, a whole JSON completion (servers that
-    /// ignore `stream`), or a protocol error naming an unexpected content type.
-    fn stream_from(
-        &self,
-        response: ureq::http::Response<ureq::Body>,
-        exchange: &Arc<Exchange>,
-        cancel: &CancelHandle,
-    ) -> Result<ChatStream> {
-        let inner = &*self.inner;
-        let request_id = response::header(&response, "x-request-id");
-        let content_type = response::header(&response, "content-type").unwrap_or_default();
-        let reader: Body = Box::new(ExchangeBody::new(
-            response.into_body().into_reader(),
-            exchange,
-        ));
-        let (kind, reader) = response::sniff(&content_type, reader, cancel)
-            .map_err(|e| e.with_request_id(request_id.clone()))?;
-        let mut stream = match kind {
-            BodyKind::EventStream => {
-                ChatStream::new(reader, inner.flavor, inner.limits, cancel.clone())
-            }
-            BodyKind::Json => {
-                let json = response::read_bounded(reader, inner.limits.max_event, cancel)?;
-                ChatStream::from_completion_json(&json, inner.flavor, cancel.clone())
-                    .map_err(|e| e.with_http_status(200).with_request_id(request_id.clone()))?
-            }
-        };
-        stream.set_request_id(request_id);
-        stream.set_exchange(Arc::clone(exchange));
-        Ok(stream)
-    }
+/// An HTTP error response read whole, kept for the recording until the retry loop decides
+/// it is the last.
+struct WholeResponse {
+    status: u16,
+    reason: String,
+    headers: Arc<ResponseHeaders>,
+    body: Vec<u8>,
 }
 
 /// Everything needed to send a request again: kept by a stream until it hands out its first
 /// token (see [`Reopen`]).
 struct Resend {
     client: Client,
+    /// The endpoint with the request's query parameters.
+    endpoint: String,
+    /// Every header to send, merged.
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
-    stream: bool,
+    /// The client's timeouts with the request's overrides.
+    timeouts: Timeouts,
+    max_retries: u32,
+    /// When the request was handed to the client: timings count from here.
+    started: Instant,
     deadline: Option<Instant>,
+    /// Where the final response is recorded, if anywhere.
+    recorder: Mutex<Option<Recorder>>,
 }
 
 impl Resend {
@@ -576,32 +673,69 @@ impl Resend {
         made: u32,
         last: Option<Failure>,
     ) -> Result<ChatStream> {
-        let client = &self.client;
+        let inner = &*self.client.inner;
         let budget = Budget {
-            max_retries: client.inner.max_retries,
+            max_retries: self.max_retries,
             deadline: self.deadline,
+            log: inner.log,
         };
-        retry::run(budget, cancel, made, last, |attempt| {
-            let (exchange, sent) = self.send(cancel)?;
-            // The headers are in: reading any body, an error body too, is bounded by the
-            // idle timeout from now on.
-            exchange.begin_body();
-            if sent.status().is_success() {
-                let mut opened = client
-                    .stream_from(sent, &exchange, cancel)
-                    .map_err(Failure::fatal)?;
-                opened.set_attempts(attempt);
-                Ok(opened)
-            } else {
-                let limit = client.inner.limits.max_error_body;
-                let _entered = exchange.enter();
-                let (error, should_retry) = response::http_error(sent, limit, cancel);
-                Err(Failure {
-                    error,
-                    should_retry,
-                })
+        // The last attempt's HTTP error response, recorded if it is the final answer.
+        let mut last_http: Option<WholeResponse> = None;
+        let result = retry::run(budget, cancel, made, last, |attempt| {
+            last_http = None;
+            self.log_request(attempt);
+            let sent_at = Instant::now();
+            let (exchange, sent) = self.send(cancel);
+            match sent {
+                Ok(response) => {
+                    // The headers are in: reading any body, an error body too, is bounded
+                    // by the idle timeout from now on.
+                    exchange.begin_body();
+                    let headers_at = Instant::now();
+                    let status = response.status().as_u16();
+                    let headers = Arc::new(ResponseHeaders::from_http(response.headers()));
+                    let reason = response::reason(status, "");
+                    debug_log!(
+                        inner.log,
+                        "HTTP {status} {reason} after {:.1} ms{}",
+                        sent_at.elapsed().as_secs_f64() * 1000.0,
+                        headers
+                            .get("x-request-id")
+                            .map(|id| format!(" (x-request-id {id})"))
+                            .unwrap_or_default()
+                    );
+                    if response.status().is_success() {
+                        let times = (self.started, headers_at);
+                        let mut opened = self
+                            .stream_from(response, &exchange, headers, &reason, times, cancel)
+                            .map_err(Failure::fatal)?;
+                        opened.set_attempts(attempt);
+                        return Ok(opened);
+                    }
+                    let limit = inner.limits.max_error_body;
+                    let (error, should_retry, body) = {
+                        let _entered = exchange.enter();
+                        response::http_error(response, &headers, &reason, limit, cancel)
+                    };
+                    last_http = body.map(|body| WholeResponse {
+                        status,
+                        reason,
+                        headers,
+                        body,
+                    });
+                    Err(Failure {
+                        error,
+                        should_retry,
+                    })
+                }
+                Err(_) if cancel.is_cancelled() => Err(Failure::new(Error::cancelled())),
+                Err(e) => Err(Failure::new(response::call_error(e))),
             }
-        })
+        });
+        match result {
+            Err(error) => Err(self.record_failure(error, last_http)),
+            ok => ok,
+        }
     }
 
     /// One attempt up to the response headers. A pooled connection the server closed
@@ -610,30 +744,154 @@ impl Resend {
     fn send(
         &self,
         cancel: &CancelHandle,
-    ) -> std::result::Result<(Arc<Exchange>, ureq::http::Response<ureq::Body>), Failure> {
-        let client = &self.client;
+    ) -> (
+        Arc<Exchange>,
+        std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) {
+        let log = self.client.inner.log;
         let mut fresh = false;
         loop {
-            let exchange = Exchange::new(cancel, client.inner.timeouts.idle, self.deadline);
+            let exchange = Exchange::new(cancel, self.timeouts.idle, self.deadline);
             let sent = {
                 let _entered = exchange.enter();
-                client.send(&self.body, self.stream, fresh)
+                self.send_once(fresh)
             };
+            let stale = !fresh && exchange.went_stale() && !cancel.is_cancelled();
             match sent {
-                Ok(response) => return Ok((exchange, response)),
-                Err(_) if cancel.is_cancelled() => {
-                    return Err(Failure::new(Error::cancelled()));
+                Err(e) if stale && !is_timeout(&e) => {
+                    debug_log!(
+                        log,
+                        "connection: the pooled one was closed by the server ({e}); \
+                         sending again on a new one"
+                    );
+                    fresh = true;
                 }
-                Err(e) if !fresh && exchange.went_stale() && !is_timeout(&e) => fresh = true,
-                Err(e) => return Err(Failure::new(response::call_error(e))),
+                sent => {
+                    if sent.is_ok() {
+                        let how = if exchange.reused() {
+                            "reused from the pool"
+                        } else {
+                            "a new one"
+                        };
+                        debug_log!(log, "connection: {how}");
+                    }
+                    return (exchange, sent);
+                }
             }
         }
     }
-}
 
-impl Reopen for Resend {
-    fn reopen(&self, cancel: &CancelHandle, attempts: u32, error: Error) -> Result<ChatStream> {
-        self.attempts(cancel, attempts, Some(Failure::before_first_token(error)))
+    /// Sends the request on a pooled connection, or on a new one when `fresh`.
+    fn send_once(
+        &self,
+        fresh: bool,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        // What is left of the total timeout (at least 1 ms: zero would mean no limit to
+        // some readers).
+        let left = self.deadline.map(|deadline| {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
+        let mut config = self
+            .client
+            .inner
+            .agent
+            .post(&self.endpoint)
+            .config()
+            .timeout_connect(self.timeouts.connect)
+            .timeout_recv_response(self.timeouts.headers)
+            .timeout_global(left);
+        if fresh {
+            // A configuration the pool's connections were not made with: ureq opens a new
+            // connection for this request (and does not pool it).
+            config = config.input_buffer_size(transport::INPUT_BUFFER + 1);
+        }
+        let mut request = config.build();
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        request.send(&self.body[..])
+    }
+
+    fn log_request(&self, attempt: u32) {
+        let inner = &*self.client.inner;
+        debug_log!(
+            inner.log,
+            "POST {} (attempt {attempt} of {}){}",
+            url::redacted(&self.endpoint),
+            self.max_retries + 1,
+            inner
+                .proxy_shown
+                .as_deref()
+                .map(|p| format!(" via proxy {p}"))
+                .unwrap_or_default()
+        );
+        debug_log!(
+            inner.log,
+            "request headers: {}",
+            self.headers
+                .iter()
+                .map(|(n, v)| format!("{n}: {}", shown_value(n, v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    /// A 2xx response as a stream, recorded when asked.
+    fn stream_from(
+        &self,
+        response: ureq::http::Response<ureq::Body>,
+        exchange: &Arc<Exchange>,
+        headers: Arc<ResponseHeaders>,
+        reason: &str,
+        times: (Instant, Instant),
+        cancel: &CancelHandle,
+    ) -> Result<ChatStream> {
+        let inner = &*self.client.inner;
+        let status = response.status().as_u16();
+        let mut reader: Body = Box::new(ExchangeBody::new(
+            response.into_body().into_reader(),
+            exchange,
+        ));
+        if let Some(recorder) = self.take_recorder() {
+            reader = Box::new(recorder.record_stream(status, reason, &headers, reader)?);
+        }
+        let mut stream =
+            ChatStream::from_body(reader, &headers, inner.flavor, inner.limits, cancel)?;
+        stream.set_response(headers, Some(times), inner.log);
+        stream.set_exchange(Arc::clone(exchange));
+        Ok(stream)
+    }
+
+    fn take_recorder(&self) -> Option<Recorder> {
+        self.recorder
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// Records the final HTTP error response, when recording and there is one; a failure
+    /// to write it is added to the error's message.
+    fn record_failure(&self, error: Error, last_http: Option<WholeResponse>) -> Error {
+        let Some(response) = last_http.filter(|r| error.http_status() == Some(r.status)) else {
+            return error;
+        };
+        let Some(recorder) = self.take_recorder() else {
+            return error;
+        };
+        match recorder.record_whole(
+            response.status,
+            &response.reason,
+            &response.headers,
+            &response.body,
+        ) {
+            Ok(()) => error,
+            Err(e) => {
+                let message = format!("{} ({})", error.message(), e.message());
+                error.with_message(message)
+            }
+        }
     }
 }
 
@@ -646,10 +904,16 @@ fn is_timeout(error: &ureq::Error) -> bool {
     }
 }
 
+impl Reopen for Resend {
+    fn reopen(&self, cancel: &CancelHandle, attempts: u32, error: Error) -> Result<ChatStream> {
+        self.attempts(cancel, attempts, Some(Failure::before_first_token(error)))
+    }
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("endpoint", &self.inner.endpoint)
+            .field("endpoint", &url::redacted(&self.inner.endpoint))
             .field("flavor", &self.inner.flavor)
             .field("api_key", &self.inner.auth.as_ref().map(|_| "<redacted>"))
             .field("default_model", &self.inner.default_model)
@@ -703,7 +967,7 @@ mod tests {
 
     #[test]
     fn base_urls_are_checked() {
-        for bad in ["", "ftp://x", "not a url", "http://", "http://h/v1?x=1"] {
+        for bad in ["", "ftp://x", "not a url", "http://", "http://h/v1#x"] {
             let err = ClientBuilder::new().base_url(bad).build().unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad}");
         }
@@ -712,5 +976,15 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(client.endpoint(), "http://h:8/v1/chat/completions");
+        let client = ClientBuilder::new()
+            .base_url("http://h/v1?api-version=1&key=secret-in-url")
+            .query("a", "b c")
+            .build()
+            .unwrap();
+        assert_eq!(
+            client.endpoint(),
+            "http://h/v1/chat/completions?api-version=1&key=secret-in-url&a=b%20c"
+        );
+        assert!(!format!("{client:?}").contains("secret-in-url"));
     }
 }

@@ -1,5 +1,9 @@
 //! What a chat produces: streamed [`Delta`]s and the assembled [`ChatCompletion`].
 
+use crate::headers::ResponseHeaders;
+use crate::rate_limit::RateLimit;
+use crate::timings::Timings;
+
 /// Token counts reported by the server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -98,4 +102,20 @@ pub struct ChatCompletion {
     pub id: Option<String>,
     /// The response's `x-request-id` header.
     pub request_id: Option<String>,
+    /// The response headers (empty for an answer read from a plain body).
+    pub headers: ResponseHeaders,
+    /// How long the answer took, and how much was received.
+    pub timings: Timings,
+}
+
+impl ChatCompletion {
+    /// The first value of response header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// The rate limits the response reported (`x-ratelimit-*` headers), when it did.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        RateLimit::from_headers(&self.headers)
+    }
 }

@@ -1,7 +1,11 @@
 //! Errors: one [`Error`](crate::Error) type whose [`ErrorKind`](crate::ErrorKind) maps 1:1 to the C status codes.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::headers::ResponseHeaders;
+use crate::rate_limit::RateLimit;
 
 /// A specialised `Result` whose error is [`Error`](crate::Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -182,6 +186,8 @@ struct Inner {
     retry_after: Option<Duration>,
     timeout_phase: Option<TimeoutPhase>,
     attempts: u32,
+    /// The headers of the HTTP response behind the error, when there was one.
+    headers: Option<Arc<ResponseHeaders>>,
     /// Trying again cannot help (a certificate the client does not trust).
     permanent: bool,
 }
@@ -201,6 +207,7 @@ impl Error {
                 retry_after: None,
                 timeout_phase: None,
                 attempts: 1,
+                headers: None,
                 permanent: false,
             }),
         }
@@ -274,6 +281,13 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_headers(mut self, headers: Arc<ResponseHeaders>) -> Error {
+        if self.inner.headers.is_none() {
+            self.inner.headers = Some(headers);
+        }
+        self
+    }
+
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Error {
         self.inner.attempts = attempts;
         self
@@ -327,6 +341,25 @@ impl Error {
     /// How many HTTP attempts were made before this error (1 when there was no retry).
     pub fn attempts(&self) -> u32 {
         self.inner.attempts
+    }
+
+    /// The headers of the HTTP response behind the error: an HTTP error's, or the stream's
+    /// for errors inside a stream. `None` when no response was received (connect errors,
+    /// timeouts before the headers, invalid arguments).
+    pub fn headers(&self) -> Option<&ResponseHeaders> {
+        self.inner.headers.as_deref()
+    }
+
+    /// The first value of header `name` (case-insensitive) of the HTTP response behind the
+    /// error, e.g. a gateway's own diagnostics.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()?.get(name)
+    }
+
+    /// The rate limits the response behind the error reported (`x-ratelimit-*` headers),
+    /// e.g. on a 429, when it reported any.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        RateLimit::from_headers(self.headers()?)
     }
 }
 

@@ -42,7 +42,12 @@
 //!
 //! Beside them: `config` (flavor, timeouts, limits, proxy), `error`, `cancel`,
 //! [`web_demo`] (the legacy web demo's catalog and prompt), and the C ABI (`ffi`,
-//! documented in `include/upstage.h`).
+//! documented in `include/upstage.h`). What a caller adds to a request and reads from a
+//! response: custom headers and query parameters (`custom_headers`, `url`, `overrides`),
+//! [`ResponseHeaders`] and [`RateLimit`] (`headers`, `rate_limit`), [`Timings`], the debug log
+//! (`log`, [`set_debug_log_writer`]), recordings ([`Client::stream_recorded`],
+//! [`ChatStream::replay`]; `record`), and name resolution that reports a failed lookup as
+//! [`ErrorKind::Connect`] (`resolver`).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -51,18 +56,27 @@ mod cancel;
 mod client;
 mod completion;
 mod config;
+mod custom_headers;
 mod error;
 // The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment. Public
 // so that Rust tests can drive the C functions, hidden because its readers use the header.
 #[allow(unsafe_code)]
 #[doc(hidden)]
 pub mod ffi;
+mod headers;
+mod log;
+mod overrides;
+mod rate_limit;
+mod record;
 mod request;
+mod resolver;
 mod response;
 mod retry;
 mod sse;
 mod stream;
+mod timings;
 mod transport;
+mod url;
 pub mod web_demo;
 mod wire;
 
@@ -71,8 +85,12 @@ pub use client::{Client, ClientBuilder};
 pub use completion::{ChatCompletion, Delta, ToolCall, ToolCallDelta, Usage};
 pub use config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
+pub use headers::ResponseHeaders;
+pub use log::{set_debug_log_writer, DebugLogWriter};
+pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use request::{ChatRequest, Message, Role};
 pub use stream::ChatStream;
+pub use timings::Timings;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]

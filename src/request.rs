@@ -1,9 +1,12 @@
 //! The chat request: model, messages and generation parameters, and the JSON body the
 //! official API (and every OpenAI-compatible server) takes.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::overrides::Overrides;
 
 /// The role of a message's author.
 ///
@@ -178,6 +181,8 @@ pub struct ChatRequest {
     model: Option<String>,
     messages: Vec<Message>,
     params: Map<String, Value>,
+    /// Headers, query parameters, timeouts and retries this request changes.
+    overrides: Overrides,
 }
 
 impl ChatRequest {
@@ -221,6 +226,7 @@ impl ChatRequest {
             model,
             messages,
             params: object,
+            overrides: Overrides::default(),
         })
     }
 
@@ -413,6 +419,82 @@ fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// What one request adds to, or changes in, its client's configuration.
+impl ChatRequest {
+    /// Adds a header to this request, replacing a client header of the same name
+    /// (case-insensitive), the client's own `User-Agent` and `Authorization` included.
+    /// A name or value with CR, LF or NUL, an invalid header name, or `Content-Length`,
+    /// `Host` or `Transfer-Encoding` (set by the HTTP layer) make sending the request fail
+    /// with [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument), before any I/O.
+    ///
+    /// ```
+    /// let request = upstage::ChatRequest::new("solar-pro4")
+    ///     .header("X-Title", "My app")
+    ///     .query("api-version", "2024-10-21");
+    /// assert_eq!(request.headers().collect::<Vec<_>>(), [("X-Title", "My app")]);
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ChatRequest {
+        self.overrides.headers.push(name, value);
+        self
+    }
+
+    /// Adds a query parameter (percent-encoded) after the client's. An empty name makes
+    /// sending the request fail with [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument).
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> ChatRequest {
+        self.overrides.query.push(name.into(), value.into());
+        self
+    }
+
+    /// This request's connect timeout instead of the client's (`None`: no limit).
+    pub fn connect_timeout(mut self, timeout: Option<Duration>) -> ChatRequest {
+        self.overrides.connect = Some(timeout);
+        self
+    }
+
+    /// This request's response-headers timeout instead of the client's (`None`: no limit).
+    pub fn headers_timeout(mut self, timeout: Option<Duration>) -> ChatRequest {
+        self.overrides.headers_timeout = Some(timeout);
+        self
+    }
+
+    /// This request's idle timeout instead of the client's (`None`: no limit).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> ChatRequest {
+        self.overrides.idle = Some(timeout);
+        self
+    }
+
+    /// This request's total timeout instead of the client's (`None`: no limit).
+    pub fn total_timeout(mut self, timeout: Option<Duration>) -> ChatRequest {
+        self.overrides.total = Some(timeout);
+        self
+    }
+
+    /// How many times this request is retried before its first token, instead of the
+    /// client's count.
+    pub fn max_retries(mut self, retries: u32) -> ChatRequest {
+        self.overrides.max_retries = Some(retries);
+        self
+    }
+
+    /// The headers this request adds, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.overrides.headers.iter()
+    }
+
+    /// The query parameters this request adds, in order.
+    pub fn query_params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.overrides
+            .query
+            .as_slice()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub(crate) fn overrides(&self) -> &Overrides {
+        &self.overrides
     }
 }
 

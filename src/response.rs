@@ -3,23 +3,17 @@
 //! bodies).
 
 use std::io::{self, Cursor, Read};
+use std::sync::Arc;
 
 use crate::cancel::CancelHandle;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::headers::ResponseHeaders;
 use crate::retry;
 use crate::sse;
 use crate::wire;
 
 /// The response body as the stream reads it.
 pub(crate) type Body = Box<dyn Read + Send>;
-
-pub(crate) fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
-}
 
 /// What kind of body a 2xx response carries.
 pub(crate) enum BodyKind {
@@ -117,39 +111,67 @@ pub(crate) fn read_bounded(reader: Body, limit: usize, cancel: &CancelHandle) ->
     Ok(buf)
 }
 
-/// A non-2xx response as an error carrying the server's own words, plus the server's
-/// `x-should-retry` verdict.
+/// A non-2xx response as an error carrying the server's own words and the response
+/// headers, the server's `x-should-retry` verdict, and the body as read (for a recording;
+/// `None` when it could not be read whole).
 pub(crate) fn http_error(
     response: ureq::http::Response<ureq::Body>,
+    headers: &Arc<ResponseHeaders>,
+    reason: &str,
     limit: usize,
     cancel: &CancelHandle,
-) -> (Error, Option<bool>) {
+) -> (Error, Option<bool>, Option<Vec<u8>>) {
     let status = response.status().as_u16();
-    let request_id = header(&response, "x-request-id");
-    let wait = retry::server_wait(
-        header(&response, "retry-after-ms").as_deref(),
-        header(&response, "retry-after").as_deref(),
-    );
-    let should_retry = header(&response, "x-should-retry").and_then(|v| match v.as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    });
-    let reason = response.status().canonical_reason().unwrap_or("");
     let reader: Body = Box::new(response.into_body().into_reader());
-    let error = match read_bounded(reader, limit, cancel) {
+    let body = read_bounded(reader, limit, cancel);
+    let kept = body.as_ref().ok().cloned();
+    let (error, should_retry) = error_response(status, reason, headers, body);
+    (error, should_retry, kept)
+}
+
+/// The error of a non-2xx response whose body was read (or failed to be), and the server's
+/// `x-should-retry` verdict. Live responses and recorded ones go through here.
+pub(crate) fn error_response(
+    status: u16,
+    reason: &str,
+    headers: &Arc<ResponseHeaders>,
+    body: Result<Vec<u8>>,
+) -> (Error, Option<bool>) {
+    let wait = retry::server_wait(headers.get("retry-after-ms"), headers.get("retry-after"));
+    let should_retry = match headers.get("x-should-retry") {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    let error = match body {
         Ok(body) => describe_error_body(status, reason, &body),
         Err(e) if e.kind() == ErrorKind::Limit => Error::new(
             ErrorKind::Limit,
-            format!("HTTP {status} {reason}: the error body exceeds the {limit}-byte limit"),
+            format!(
+                "HTTP {status} {reason}: {}",
+                e.message().replace("the JSON answer", "the error body")
+            ),
         ),
         Err(_) => Error::new(ErrorKind::Http, format!("HTTP {status} {reason}")),
     };
     let error = error
         .with_http_status(status)
-        .with_request_id(request_id)
-        .with_retry_after(wait);
+        .with_request_id(headers.get("x-request-id").map(str::to_owned))
+        .with_retry_after(wait)
+        .with_headers(Arc::clone(headers));
     (error, should_retry)
+}
+
+/// The reason phrase: the one given, else the standard one for `status`.
+pub(crate) fn reason(status: u16, given: &str) -> String {
+    if !given.is_empty() {
+        return given.to_owned();
+    }
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// `HTTP 401: <the server's message>`, from JSON error shapes or the text of the body.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cancel::CancelHandle;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+use crate::log::{debug_log, DebugLog};
 
 /// A failed attempt: the error, and the server's `x-should-retry` verdict when it gave one
 /// (`Some(false)` also marks failures that must not be retried whatever they are).
@@ -56,6 +57,8 @@ pub(crate) struct Budget {
     pub max_retries: u32,
     /// The end of the total timeout, which bounds every attempt and every wait.
     pub deadline: Option<Instant>,
+    /// Where the waits and their reasons are logged.
+    pub log: DebugLog,
 }
 
 /// Calls `attempt` (with the 1-based attempt number) until it succeeds, its failure is final,
@@ -88,13 +91,28 @@ fn wait_before_retry(
     cancel: &CancelHandle,
 ) -> Result<()> {
     let error = failure.error.with_attempts(attempt);
-    if attempt > budget.max_retries || !is_retryable(&error, failure.should_retry) {
-        return Err(error);
+    let give_up = |error: Error, why: &str| {
+        debug_log!(
+            budget.log,
+            "attempt {attempt} failed: error[{}]: {}; not retried: {why}",
+            error.kind(),
+            error.message()
+        );
+        error
+    };
+    if attempt > budget.max_retries {
+        return Err(give_up(error, "no retries left"));
     }
-    let wait = match error.retry_after() {
-        Some(wait) if wait > MAX_SERVER_WAIT => return Err(too_long_a_wait(error, wait)),
-        Some(wait) => wait,
-        None => backoff(attempt - 1),
+    if !is_retryable(&error, failure.should_retry) {
+        return Err(give_up(error, "retrying cannot help"));
+    }
+    let (wait, why) = match error.retry_after() {
+        Some(wait) if wait > MAX_SERVER_WAIT => {
+            let error = too_long_a_wait(error, wait);
+            return Err(give_up(error, "the server asks for too long a wait"));
+        }
+        Some(wait) => (wait, "the server asked for this wait"),
+        None => (backoff(attempt - 1), "exponential backoff"),
     };
     if budget
         .deadline
@@ -104,8 +122,15 @@ fn wait_before_retry(
             "{} (not retried: the total timeout would expire first)",
             error.message()
         );
-        return Err(error.with_message(message));
+        return Err(give_up(error.with_message(message), "the total timeout"));
     }
+    debug_log!(
+        budget.log,
+        "attempt {attempt} failed: error[{}]: {}; retrying in {:.1} ms ({why})",
+        error.kind(),
+        error.message(),
+        wait.as_secs_f64() * 1000.0
+    );
     if !cancel.sleep(wait) {
         return Err(Error::cancelled().with_attempts(attempt));
     }

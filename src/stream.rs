@@ -3,14 +3,20 @@
 use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::accumulate::{apply_chunk, Mode, Progress};
 use crate::cancel::CancelHandle;
 use crate::completion::{ChatCompletion, Delta, ToolCall, Usage};
 use crate::config::{Flavor, Limits};
 use crate::error::{Error, ErrorKind, Result};
-use crate::response::{sse_error, Body};
+use crate::headers::ResponseHeaders;
+use crate::log::{debug_log, DebugLog};
+use crate::rate_limit::RateLimit;
+use crate::record::Recording;
+use crate::response::{self, sse_error, Body, BodyKind};
 use crate::sse;
+use crate::timings::{Stopwatch, Timings};
 use crate::transport::{self, Exchange};
 use crate::wire::{self, Chunk, Decoded, FastDecoder};
 
@@ -78,6 +84,11 @@ pub struct ChatStream {
     reopen: Option<Box<dyn Reopen>>,
     /// The HTTP exchange the body comes from (none for a body not read over HTTP).
     exchange: Option<Arc<Exchange>>,
+    /// The response headers (shared with the errors that carry them).
+    headers: Arc<ResponseHeaders>,
+    /// The error that ended the stream.
+    error: Option<Error>,
+    log: DebugLog,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,12 +136,16 @@ impl ChatStream {
             state: State::Open,
             progress: Progress {
                 attempts: 1,
+                watch: Stopwatch::started_at(Instant::now()),
                 ..Progress::default()
             },
             cancel,
             fast: FastDecoder::default(),
             reopen: None,
             exchange: None,
+            headers: Arc::default(),
+            error: None,
+            log: DebugLog::new(Some(false)),
         }
     }
 
@@ -152,8 +167,97 @@ impl ChatStream {
             return Err(wire::in_band_error(&chunk));
         }
         apply_chunk(&mut stream.progress, chunk, Mode::Deltas);
+        stream.progress.bytes = json.len() as u64;
         stream.state = State::Done;
         Ok(stream)
+    }
+
+    /// A stream over a recording ([`Client::stream_recorded`](crate::Client::stream_recorded),
+    /// the CLI's `--record`, or `curl -i` output): the recorded status, headers and body go
+    /// through the same code as a live response, with no network. A recorded HTTP error is
+    /// returned as that error.
+    ///
+    /// ```
+    /// let recording = "upstage-recording/1 200 OK\n\
+    ///                  content-type: text/event-stream\n\
+    ///                  x-ratelimit-remaining-requests: 9\n\
+    ///                  \n\
+    ///                  data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n\
+    ///                  data: [DONE]\n\n";
+    /// let stream = upstage::ChatStream::replay(
+    ///     std::io::Cursor::new(recording),
+    ///     upstage::Flavor::Api,
+    ///     upstage::Limits::default(),
+    /// )?;
+    /// let remaining = stream.rate_limit().and_then(|l| l.requests).and_then(|r| r.remaining);
+    /// assert_eq!(remaining, Some(9));
+    /// let tokens: Vec<String> = stream.collect::<Result<_, _>>()?;
+    /// assert_eq!(tokens, ["Hi"]);
+    /// # Ok::<(), upstage::Error>(())
+    /// ```
+    pub fn replay(
+        recording: impl Read + Send + 'static,
+        flavor: Flavor,
+        limits: Limits,
+    ) -> Result<Self> {
+        let recording = Recording::read(recording)?;
+        let headers = Arc::new(recording.headers);
+        let cancel = CancelHandle::new();
+        if !(200..300).contains(&recording.status) {
+            let reason = response::reason(recording.status, &recording.reason);
+            let body = response::read_bounded(recording.body, limits.max_error_body, &cancel);
+            let (error, _) = response::error_response(recording.status, &reason, &headers, body);
+            return Err(error);
+        }
+        let mut stream = ChatStream::from_body(recording.body, &headers, flavor, limits, &cancel)?;
+        stream.set_response(headers, None, DebugLog::new(Some(false)));
+        Ok(stream)
+    }
+
+    /// A stream over a 2xx body: SSE, a whole JSON completion (servers that ignore
+    /// `stream`), or a protocol error naming an unexpected content type.
+    pub(crate) fn from_body(
+        reader: Body,
+        headers: &Arc<ResponseHeaders>,
+        flavor: Flavor,
+        limits: Limits,
+        cancel: &CancelHandle,
+    ) -> Result<Self> {
+        let request_id = headers.get("x-request-id").map(str::to_owned);
+        let content_type = headers.get("content-type").unwrap_or_default();
+        let attach = |e: Error| {
+            e.with_request_id(request_id.clone())
+                .with_headers(Arc::clone(headers))
+        };
+        let (kind, reader) = response::sniff(content_type, reader, cancel).map_err(attach)?;
+        let mut stream = match kind {
+            BodyKind::EventStream => ChatStream::new(reader, flavor, limits, cancel.clone()),
+            BodyKind::Json => {
+                let json =
+                    response::read_bounded(reader, limits.max_event, cancel).map_err(attach)?;
+                ChatStream::from_completion_json(&json, flavor, cancel.clone())
+                    .map_err(|e| attach(e.with_http_status(200)))?
+            }
+        };
+        stream.set_request_id(request_id);
+        Ok(stream)
+    }
+
+    /// The response this stream reads: its headers; when the request was handed to the
+    /// client (timings count from there) and when the headers came in (`None` for a replay,
+    /// which has no request); and the client's log.
+    pub(crate) fn set_response(
+        &mut self,
+        headers: Arc<ResponseHeaders>,
+        times: Option<(Instant, Instant)>,
+        log: DebugLog,
+    ) {
+        self.headers = headers;
+        if let Some((started, headers_at)) = times {
+            self.progress.watch.restart_from(started);
+            self.progress.watch.headers_at(headers_at);
+        }
+        self.log = log;
     }
 
     pub(crate) fn set_request_id(&mut self, request_id: Option<String>) {
@@ -232,6 +336,8 @@ impl ChatStream {
         completion.model = progress.model;
         completion.id = progress.id;
         completion.request_id = progress.request_id;
+        completion.timings = progress.watch.timings(progress.bytes);
+        completion.headers = ResponseHeaders::clone(&self.headers);
         Ok(completion)
     }
 
@@ -283,6 +389,34 @@ impl ChatStream {
             .map_or(self.progress.bytes, sse::Decoder::bytes_read)
     }
 
+    /// The response headers, by name: any header the server sent (empty for a stream read
+    /// from a plain body).
+    pub fn headers(&self) -> &ResponseHeaders {
+        &self.headers
+    }
+
+    /// The first value of response header `name` (case-insensitive), e.g.
+    /// `stream.header("x-request-id")`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+
+    /// The rate limits the response reported (`x-ratelimit-*` headers), when it did.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        RateLimit::from_headers(&self.headers)
+    }
+
+    /// How long the stream took to reach each milestone so far, and what it received.
+    pub fn timings(&self) -> Timings {
+        self.progress.watch.timings(self.bytes_received())
+    }
+
+    /// The error that ended the stream, once it failed (it was also handed out once by
+    /// [`next_token`](Self::next_token) or [`next_delta`](Self::next_delta)).
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
     /// A handle that cancels this stream from any thread.
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
@@ -297,7 +431,11 @@ impl ChatStream {
     fn step(&mut self, mode: Mode) -> Result<Step> {
         match self.state {
             State::Open => {}
-            State::Done | State::Failed => return Ok(Step::Finished),
+            State::Done | State::Failed => {
+                // A whole JSON answer is done from the start: it ends when it is read.
+                self.progress.watch.end();
+                return Ok(Step::Finished);
+            }
         }
         match self.read_event(mode) {
             Ok(Step::Finished) => {
@@ -317,6 +455,12 @@ impl ChatStream {
                 match self.retry_before_first_token(e) {
                     Ok(()) => Ok(Step::Continue),
                     Err(e) => {
+                        let e = if self.headers.is_empty() {
+                            e
+                        } else {
+                            e.with_headers(Arc::clone(&self.headers))
+                        };
+                        self.error = Some(e.clone());
                         self.close(State::Failed);
                         Err(e)
                     }
@@ -342,6 +486,7 @@ impl ChatStream {
         self.progress = std::mem::take(&mut next.progress);
         // `Done` when the server answered with a whole JSON completion this time.
         self.state = next.state;
+        self.headers = Arc::clone(&next.headers);
         self.fast = FastDecoder::default();
         self.reopen = Some(reopen);
         Ok(())
@@ -378,6 +523,7 @@ impl ChatStream {
                     Decoded::Content(content) => {
                         self.progress.token.clear();
                         self.progress.token.push_str(content);
+                        self.progress.watch.content();
                         return Ok(Step::Produced);
                     }
                     Decoded::Chunk(chunk) => chunk,
@@ -432,7 +578,44 @@ impl ChatStream {
         }
         self.exchange = None;
         self.state = state;
+        self.progress.watch.end();
         self.cancel.detach();
+        debug_log!(
+            self.log,
+            "stream ended: {}; {}",
+            self.outcome(),
+            self.describe_timings()
+        );
+    }
+
+    /// `done`, or `error[kind]: message`, for the log.
+    fn outcome(&self) -> String {
+        match (&self.error, self.state) {
+            (Some(e), _) => format!("error[{}]: {}", e.kind(), e.message()),
+            (None, State::Done) => "done".to_owned(),
+            (None, _) => "open".to_owned(),
+        }
+    }
+
+    /// The timings in words, for the log.
+    fn describe_timings(&self) -> String {
+        let t = self.timings();
+        let ms = |d: Option<std::time::Duration>| {
+            d.map_or("-".to_owned(), |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+            })
+        };
+        format!(
+            "headers {}, first reasoning {}, first content {}, end {}; \
+             {} content and {} reasoning tokens, {} bytes",
+            ms(t.headers),
+            ms(t.first_reasoning),
+            ms(t.first_content),
+            ms(t.end),
+            t.content_tokens,
+            t.reasoning_tokens,
+            t.bytes
+        )
     }
 }
 

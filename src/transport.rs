@@ -153,6 +153,11 @@ impl Exchange {
         self.reused.load(Ordering::Acquire) && !self.received.load(Ordering::Acquire)
     }
 
+    /// Whether the connection serving the exchange came from the pool.
+    pub fn reused(&self) -> bool {
+        self.reused.load(Ordering::Acquire)
+    }
+
     /// The timeout for the next read or write, with this exchange's limits applied; a
     /// timeout error once the total timeout has expired (even when data keeps coming).
     fn limit(&self, mut timeout: NextTimeout, read: bool) -> Result<NextTimeout, ureq::Error> {
@@ -385,7 +390,11 @@ impl<C: Connector> Connector for Pooled<C> {
             uri: details.uri,
             addrs: details.addrs.clone(),
             config: details.config,
-            request_level: details.request_level,
+            // Every request carries request-level timeouts, and rustls caches its
+            // configuration (root store, verifier) only for agent-level connections: built
+            // once per client instead of once per connection. Requests never change the
+            // TLS settings, so the agent's apply.
+            request_level: false,
             resolver: details.resolver,
             now: details.now,
             timeout,

@@ -595,6 +595,73 @@ fn c_stream() {
     server.assert_no_handler_panics();
 }
 
+/// The scenarios of `surface.c`: custom headers and query echoed back, rate-limit headers,
+/// a 429 with every detail, a completion with a custom header; the rest as `scenario`.
+fn surface_scenario(conn: &mut Conn) {
+    let json = conn.request().json.clone().unwrap_or_default();
+    match json["model"].as_str().unwrap_or("") {
+        "surface" => {
+            let request = conn.request().clone();
+            let seen = |name: &str| request.header(name).unwrap_or("-").to_owned();
+            let tokens = [
+                format!("{}|", request.path),
+                format!("{}|{}|", seen("x-title"), seen("x-trace")),
+                seen("authorization"),
+            ];
+            let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            sse_with(&[
+                ("x-request-id", "req-surface"),
+                ("x-ratelimit-limit-requests", "100"),
+                ("x-ratelimit-remaining-requests", "99"),
+                ("x-ratelimit-reset-requests", "1.5s"),
+                ("x-ratelimit-remaining-tokens", "5000"),
+                ("x-ratelimit-reset-tokens", "6m0s"),
+                ("Set-Cookie", "session=c-cookie"),
+            ])
+            .tokens(&tokens)
+            .finish("stop")
+            .done()
+            .end_chunks()
+            .run(conn)
+        }
+        "http429-full" => {
+            conn.json_response(
+                429,
+                &[
+                    ("x-request-id", "req-429"),
+                    ("retry-after-ms", "2500"),
+                    ("x-ratelimit-remaining-tokens", "0"),
+                ],
+                r#"{"error":{"message":"slow down","type":"rate_limit_error","code":"tpm","param":"model"}}"#,
+            );
+        }
+        "complete-limits" => {
+            conn.json_response(200, &[("X-Custom", "yes")], COMPLETION);
+        }
+        _ => scenario(conn),
+    }
+}
+
+#[test]
+fn cpp_wrapper_surface() {
+    let server = Server::start(surface_scenario);
+    let recording = scratch("wrapper-surface-recording").join("answer.rec");
+    c_test(
+        "wrapper_surface.cpp",
+        &[server.base(), recording.to_str().unwrap().to_owned()],
+    );
+}
+
+#[test]
+fn c_surface() {
+    let server = Server::start(surface_scenario);
+    let recording = scratch("surface-recording").join("answer.rec");
+    c_test(
+        "surface.c",
+        &[server.base(), recording.to_str().unwrap().to_owned()],
+    );
+}
+
 #[test]
 fn c_errors() {
     let server = server();

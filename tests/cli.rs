@@ -310,10 +310,15 @@ fn reasoning_and_usage_go_to_stderr() {
     );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "answer");
+    // The usage line, then the timings (no rate-limit headers were sent).
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(
-        text(&out.stderr),
-        "thinking...finish_reason=stop prompt_tokens=3 completion_tokens=4 total_tokens=7\n"
+        lines[0],
+        "thinking...finish_reason=stop prompt_tokens=3 completion_tokens=4 total_tokens=7"
     );
+    assert!(lines[1].starts_with("timings headers_ms="), "{stderr}");
+    assert_eq!(lines.len(), 2, "{stderr}");
 }
 
 #[test]
@@ -348,10 +353,14 @@ fn no_stream_sends_stream_false_and_prints_the_answer() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "whole");
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(
-        text(&out.stderr),
-        "finish_reason=stop prompt_tokens=1 completion_tokens=1 total_tokens=2\n"
+        lines[0],
+        "finish_reason=stop prompt_tokens=1 completion_tokens=1 total_tokens=2"
     );
+    assert!(lines[1].starts_with("timings headers_ms="), "{stderr}");
+    assert_eq!(lines.len(), 2, "{stderr}");
     let sent = &server.requests()[0];
     assert_eq!(sent.json.as_ref().unwrap()["stream"], json!(false));
     assert_eq!(sent.header("accept"), Some("application/json"));

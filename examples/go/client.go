@@ -7,6 +7,7 @@ package upstage
 import "C"
 
 import (
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -70,6 +71,17 @@ type Options struct {
 	MaxIdleConnections int
 	// PoolIdleTimeout is how long an idle connection is kept for reuse (default 30 s).
 	PoolIdleTimeout time.Duration
+	// Headers are sent with every request (e.g. "HTTP-Referer" and "X-Title" for
+	// OpenRouter, "api-key" for Azure). They replace the library's headers of the same
+	// name, User-Agent and Authorization included. CR, LF or NUL, an invalid name, or
+	// Content-Length, Host or Transfer-Encoding make NewClient fail with ErrInvalidArgument.
+	Headers map[string]string
+	// Query parameters are added to every request's URL, after any query string of BaseURL
+	// (which is kept, e.g. Azure's "?api-version=...").
+	Query url.Values
+	// DebugLog turns the library's debug log on for this client (to stderr, or to
+	// SetLogOutput's function). Off by default unless UPSTAGE_LOG=debug is set.
+	DebugLog bool
 }
 
 // Client sends chat requests. It is safe for concurrent use by many goroutines; create one
@@ -215,6 +227,9 @@ func configure(b *C.upstage_client_builder, opts *Options) error {
 		if rc := C.upstage_client_builder_set_pool_idle_timeout_ms(b, ms); rc != C.UPSTAGE_OK {
 			return newError(Status(rc), "invalid PoolIdleTimeout")
 		}
+	}
+	if err := configureSurface(b, opts); err != nil {
+		return err
 	}
 	if opts.MaxRetries != 0 {
 		n := opts.MaxRetries

@@ -25,6 +25,11 @@ type Completion struct {
 	// Usage is nil when the server did not report it.
 	Usage     *Usage
 	ToolCalls []ToolCall
+	// Headers are the response headers; RateLimit what their x-ratelimit-* fields said (nil
+	// when nothing); Timings how long the answer took.
+	Headers   Headers
+	RateLimit *RateLimit
+	Timings   Timings
 }
 
 // ToolCall is a whole tool call, its arguments assembled from every fragment.
@@ -47,14 +52,22 @@ func (c *Client) Complete(ctx context.Context, req Request) (*Completion, error)
 	}
 	defer call.end()
 	stopWatching := watchContext(ctx, call.token)
+	options, err := streamOptions(call.token, req.Record)
+	if err != nil {
+		stopWatching()
+		C.upstage_cancel_token_free(call.token)
+		return nil, err
+	}
+	defer C.upstage_stream_options_free(options)
 	var out *C.upstage_completion
 	var cerr C.upstage_error
-	rc := C.upstage_chat_complete_cancellable(call.client, call.req, call.token, &out, &cerr)
+	var details *C.upstage_error_details
+	rc := C.upstage_chat_complete_with(call.client, call.req, options, &out, &cerr, &details)
 	// The watcher must be gone before the token is freed.
 	stopWatching()
 	C.upstage_cancel_token_free(call.token)
 	if rc != C.UPSTAGE_OK {
-		e := errorFrom(rc, &cerr)
+		e := withDetails(errorFrom(rc, &cerr), details)
 		if e.Status == StatusCancelled {
 			e.cause = ctx.Err()
 		}
@@ -149,6 +162,11 @@ func completionFrom(c *C.upstage_completion) *Completion {
 		Model:        goStringOrEmpty(C.upstage_completion_model(c)),
 		ID:           goStringOrEmpty(C.upstage_completion_id(c)),
 		RequestID:    goStringOrEmpty(C.upstage_completion_request_id(c)),
+	}
+	out.Headers, out.RateLimit = headersFrom(C.upstage_completion_headers(c))
+	var t C.upstage_timings
+	if C.upstage_completion_timings(c, &t) == C.UPSTAGE_OK {
+		out.Timings = timingsFrom(&t)
 	}
 	var u C.upstage_usage
 	if C.upstage_completion_usage(c, &u) == C.UPSTAGE_OK {

@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"strconv"
+	"time"
 )
 
 // Status is a status code of the C library: OK and Done, or the kind of an error.
@@ -46,6 +47,25 @@ type Error struct {
 	// Message is the library's message; for HTTP and API errors it carries the server's own
 	// words. It never contains the API key.
 	Message string
+
+	// RequestID is the response's x-request-id (or the stream's id), when there was one.
+	RequestID string
+	// RetryAfter is the wait the server asked for (retry-after-ms / retry-after), or -1.
+	RetryAfter time.Duration
+	// APIType, Code and Param are the server's error type, code (a number as text) and
+	// param, when it sent them.
+	APIType string
+	Code    string
+	Param   string
+	// TimeoutPhase says which timeout expired for ErrTimeout: "connect", "headers", "idle"
+	// or "total"; "" otherwise.
+	TimeoutPhase string
+	// Attempts is how many HTTP attempts were made (1 without retries; 0 when unknown).
+	Attempts int
+	// Headers are the headers of the HTTP response behind the error (nil when none was
+	// received); RateLimit is what their x-ratelimit-* fields said (nil when nothing).
+	Headers   Headers
+	RateLimit *RateLimit
 
 	cause error // the context's error when ctx ended the stream
 }
@@ -94,7 +114,7 @@ func (e *Error) Unwrap() error {
 
 // errorFrom converts a status and the error struct the C call filled in.
 func errorFrom(status C.upstage_status, cerr *C.upstage_error) *Error {
-	e := &Error{Status: Status(status)}
+	e := &Error{Status: Status(status), RetryAfter: -1}
 	if cerr != nil {
 		if cerr.status != 0 {
 			e.Status = Status(cerr.status)

@@ -8,7 +8,9 @@ import "C"
 
 import (
 	"encoding/json"
+	"net/url"
 	"sort"
+	"time"
 	"unsafe"
 )
 
@@ -40,6 +42,23 @@ type Request struct {
 	// {"temperature": 0.2, "max_tokens": 64, "stop": []string{"\n"}}. A json.RawMessage is
 	// sent as it is.
 	Params map[string]any
+
+	// Headers are sent with this request only; they replace the client's of the same name.
+	Headers map[string]string
+	// Query parameters are added to this request's URL, after the client's.
+	Query url.Values
+	// ConnectTimeout, HeadersTimeout, IdleTimeout and TotalTimeout replace the client's for
+	// this request (0: the client's; NoLimit: none).
+	ConnectTimeout time.Duration
+	HeadersTimeout time.Duration
+	IdleTimeout    time.Duration
+	TotalTimeout   time.Duration
+	// MaxRetries replaces the client's retry count for this request (0: the client's;
+	// NoRetries: none).
+	MaxRetries int
+	// Record, when not empty, is a file that receives the response as it is read (status,
+	// headers without credentials or cookies, body as received); Client.Replay plays it back.
+	Record string
 }
 
 // build makes the C request; free it with C.upstage_request_free.
@@ -81,6 +100,9 @@ func (r *Request) fill(req *C.upstage_request) error {
 		if rc != C.UPSTAGE_OK {
 			return newError(Status(rc), "invalid message")
 		}
+	}
+	if err := r.fillSurface(req); err != nil {
+		return err
 	}
 	names := make([]string, 0, len(r.Params))
 	for name := range r.Params {

@@ -42,11 +42,12 @@ type streamState struct {
 	done      chan struct{} // closed by Close (or a failed open): stops the watcher
 	closeOnce sync.Once
 
-	text   string
-	event  Event
-	err    error
-	finish string
-	ended  bool
+	text    string
+	event   Event
+	err     error
+	finish  string
+	ended   bool
+	timings Timings
 }
 
 // Stream sends req and returns once the response headers are in. Everything is cancelled
@@ -64,21 +65,40 @@ func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
 	if ctx.Done() != nil {
 		go st.watch()
 	}
-	var out *C.upstage_stream
-	var cerr C.upstage_error
-	if rc := C.upstage_stream_open_cancellable(client, creq, token, &out, &cerr); rc != C.UPSTAGE_OK {
+	options, err := streamOptions(token, req.Record)
+	if err != nil {
 		st.ended = true
 		st.close()
-		e := errorFrom(rc, &cerr)
+		return nil, err
+	}
+	defer C.upstage_stream_options_free(options)
+	var out *C.upstage_stream
+	var cerr C.upstage_error
+	var details *C.upstage_error_details
+	if rc := C.upstage_stream_open_with(client, creq, options, &out, &cerr, &details); rc != C.UPSTAGE_OK {
+		st.ended = true
+		st.close()
+		e := withDetails(errorFrom(rc, &cerr), details)
 		if e.Status == StatusCancelled {
 			e.cause = ctx.Err()
 		}
 		return nil, e
 	}
+	return st.open(out), nil
+}
+
+// newStream wraps a C stream opened without a cancel token (a replay).
+func newStream(ctx context.Context, token *C.upstage_cancel_token, out *C.upstage_stream) *Stream {
+	st := &streamState{ctx: ctx, token: token, done: make(chan struct{})}
+	return st.open(out)
+}
+
+// open attaches the C stream to st and returns the Stream that owns it.
+func (st *streamState) open(out *C.upstage_stream) *Stream {
 	st.ptr = out
 	s := &Stream{st: st}
 	runtime.SetFinalizer(s, (*Stream).Close)
-	return s, nil
+	return s
 }
 
 // watch cancels the stream when the context ends before the stream is closed.
@@ -139,8 +159,9 @@ func (st *streamState) ready() bool {
 // end records how the stream ended: UPSTAGE_DONE or an error. The caller holds busy.
 func (st *streamState) end(rc C.upstage_status, cerr *C.upstage_error) {
 	st.ended = true
+	st.readTimings()
 	if rc != C.UPSTAGE_DONE {
-		e := errorFrom(rc, cerr)
+		e := withDetails(errorFrom(rc, cerr), C.upstage_stream_error_details(st.ptr))
 		if e.Status == StatusCancelled {
 			e.cause = st.ctx.Err()
 		}
@@ -247,6 +268,7 @@ func (st *streamState) close() {
 		st.cancel() // wakes a Next blocked in another goroutine
 		st.busy.Lock()
 		st.readFinish()
+		st.readTimings()
 		if !st.ended {
 			st.ended = true
 			st.err = newError(StatusCancelled, "the stream was closed")

@@ -148,6 +148,29 @@ typedef struct upstage_client_builder upstage_client_builder;
 typedef struct upstage_completion upstage_completion;
 
 /**
+ * Everything known about an error, beyond `upstage_error`: request id, retry-after, the
+ * server's error type, code and param, the timeout phase, attempts, response headers.
+ *
+ * Ownership: handed out by the `*_with` functions and `upstage_stream_error_details`; the
+ * caller owns it and frees it with `upstage_error_details_free`. Texts are borrowed from
+ * it, valid until that free.
+ *
+ * Threads: immutable, so any number of threads may read it at once.
+ */
+typedef struct upstage_error_details upstage_error_details;
+
+/**
+ * The headers of a response (a stream's, a completion's, or an HTTP error's), copied.
+ *
+ * Ownership: `upstage_stream_headers`, `upstage_completion_headers` and
+ * `upstage_error_details_headers` hand out a copy that the caller owns; free it with
+ * `upstage_headers_free`. Texts it hands out are borrowed from it, valid until that free.
+ *
+ * Threads: immutable, so any number of threads may read it at once.
+ */
+typedef struct upstage_headers upstage_headers;
+
+/**
  * A chat request: model, messages and body parameters.
  *
  * Ownership: `upstage_request_new` and `upstage_request_from_json` hand out a request that
@@ -174,6 +197,16 @@ typedef struct upstage_request upstage_request;
  * `upstage_stream_free` starts, even while `upstage_stream_next` is blocked.
  */
 typedef struct upstage_stream upstage_stream;
+
+/**
+ * Options for one call of `upstage_stream_open_with` or `upstage_chat_complete_with`.
+ *
+ * Ownership: `upstage_stream_options_new` hands them out; the caller frees them with
+ * `upstage_stream_options_free` (any time after the call that used them returned).
+ *
+ * Threads: one thread at a time.
+ */
+typedef struct upstage_stream_options upstage_stream_options;
 
 /**
  * A status code: `UPSTAGE_OK` (0) and `UPSTAGE_DONE` (1) are success, every negative value
@@ -283,6 +316,78 @@ typedef struct upstage_event {
  * inside and return `UPSTAGE_STOP` instead.
  */
 typedef int32_t (*upstage_token_callback)(void *userdata, const char *text, size_t len);
+
+/**
+ * The rate limits a response reported (`x-ratelimit-*` headers); every field is -1 when the
+ * server did not send it.
+ */
+typedef struct upstage_rate_limit {
+    /**
+     * Requests allowed per window.
+     */
+    int64_t limit_requests;
+    /**
+     * Requests left in the current window.
+     */
+    int64_t remaining_requests;
+    /**
+     * Milliseconds until the request budget is full again.
+     */
+    int64_t reset_requests_ms;
+    /**
+     * Tokens allowed per window.
+     */
+    int64_t limit_tokens;
+    /**
+     * Tokens left in the current window.
+     */
+    int64_t remaining_tokens;
+    /**
+     * Milliseconds until the token budget is full again.
+     */
+    int64_t reset_tokens_ms;
+} upstage_rate_limit;
+
+/**
+ * Milestones of a request in milliseconds from when it was handed to the client (retries
+ * included), -1 when not reached; and what was received.
+ */
+typedef struct upstage_timings {
+    /**
+     * Until the response headers were in.
+     */
+    double headers_ms;
+    /**
+     * Until the first reasoning text.
+     */
+    double first_reasoning_ms;
+    /**
+     * Until the first content text.
+     */
+    double first_content_ms;
+    /**
+     * Until the stream ended.
+     */
+    double end_ms;
+    /**
+     * Chunks that carried content (about one model token each).
+     */
+    uint64_t content_tokens;
+    /**
+     * Chunks that carried reasoning.
+     */
+    uint64_t reasoning_tokens;
+    /**
+     * Body bytes received.
+     */
+    uint64_t bytes;
+} upstage_timings;
+
+/**
+ * Receives one debug-log line (NUL-terminated UTF-8, no final newline), borrowed for the
+ * call. Called on whichever thread the client runs; must return quickly and must not unwind.
+ */
+typedef void (*upstage_log_callback)(void *userdata, const char *line);
 
 /**
  * Success; for `upstage_stream_next` and `upstage_stream_next_event`: a token or event was
@@ -1075,6 +1180,425 @@ upstage_status upstage_chat_stream(const struct upstage_client *c,
                                    upstage_token_callback cb,
                                    void *userdata,
                                    struct upstage_error *err);
+
+/**
+ * Adds a header to every request of the client built from `b` (e.g. `"HTTP-Referer"`,
+ * `"X-Title"`, Azure's `"api-key"`). A later header of the same name (case-insensitive)
+ * replaces an earlier one, and a request's own headers replace the client's; a custom
+ * `User-Agent` or `Authorization` replaces the library's. Checked here:
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, or `UPSTAGE_ERR_INVALID_ARGUMENT` when
+ *         the name or value holds CR, LF or NUL, the name is not a valid header name, or
+ *         it is `Content-Length`, `Host` or `Transfer-Encoding` (set by the HTTP layer).
+ *         The builder is unchanged on error.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder; `name` and `value` are NULL or NUL-terminated.
+ */
+upstage_status upstage_client_builder_add_header(struct upstage_client_builder *b,
+                                                 const char *name,
+                                                 const char *value);
+
+/**
+ * Adds a query parameter to every request of the client built from `b` (e.g.
+ * `"api-version"`, `"2024-10-21"`); name and value are percent-encoded. A query string in
+ * the base URL is kept, and these are appended to it.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (empty
+ *         name).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder; `name` and `value` are NULL or NUL-terminated.
+ */
+upstage_status upstage_client_builder_add_query(struct upstage_client_builder *b,
+                                                const char *name,
+                                                const char *value);
+
+/**
+ * Turns the debug log on or off for the client built from `b`, whatever `UPSTAGE_LOG` says.
+ * Without this call the log is on when `UPSTAGE_LOG=debug` is set or a log callback is
+ * installed (`upstage_log_set`).
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder.
+ */
+upstage_status upstage_client_builder_set_debug_log(struct upstage_client_builder *b, bool on);
+
+/**
+ * Adds a header to this request only; it replaces a client header of the same name. Same
+ * rules and errors as `upstage_client_builder_add_header`.
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live request; `name` and `value` are NULL or NUL-terminated.
+ */
+upstage_status upstage_request_add_header(struct upstage_request *r,
+                                          const char *name,
+                                          const char *value);
+
+/**
+ * Adds a query parameter to this request only (after the client's). Same rules as
+ * `upstage_client_builder_add_query`.
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live request; `name` and `value` are NULL or NUL-terminated.
+ */
+upstage_status upstage_request_add_query(struct upstage_request *r,
+                                         const char *name,
+                                         const char *value);
+
+/**
+ * Overrides one of the client's timeouts for this request.
+ * @param which `UPSTAGE_TIMEOUT_CONNECT`, `_HEADERS`, `_IDLE` or `_TOTAL`.
+ * @param ms milliseconds; 0 means no limit.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (unknown
+ *         `which`).
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live request.
+ */
+upstage_status upstage_request_set_timeout_ms(struct upstage_request *r,
+                                              int32_t which,
+                                              uint64_t ms);
+
+/**
+ * Overrides the client's retry count for this request.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `r` is NULL or a live request.
+ */
+upstage_status upstage_request_set_max_retries(struct upstage_request *r, uint32_t n);
+
+/**
+ * The response headers of stream `s`, or NULL when `s` is NULL. The caller frees the copy
+ * with `upstage_headers_free`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live stream, not inside another call on another thread (except cancel).
+ */
+struct upstage_headers *upstage_stream_headers(const struct upstage_stream *s);
+
+/**
+ * The response headers of completion `c`, or NULL when `c` is NULL. The caller frees the
+ * copy with `upstage_headers_free`.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion.
+ */
+struct upstage_headers *upstage_completion_headers(const struct upstage_completion *c);
+
+/**
+ * The first value of header `name` (case-insensitive, e.g. `"x-request-id"`), or NULL when
+ * there is none (or an argument is NULL). Borrowed from `h`, valid until its free.
+ *
+ * # Safety
+ *
+ * `h` is NULL or live; `name` is NULL or NUL-terminated.
+ */
+const char *upstage_headers_get(const struct upstage_headers *h, const char *name);
+
+/**
+ * How many header lines `h` holds (0 when `h` is NULL).
+ *
+ * # Safety
+ *
+ * `h` is NULL or live.
+ */
+size_t upstage_headers_count(const struct upstage_headers *h);
+
+/**
+ * The lower-case name of header line `index`, or NULL when out of range. Borrowed from `h`.
+ *
+ * # Safety
+ *
+ * `h` is NULL or live.
+ */
+const char *upstage_headers_name_at(const struct upstage_headers *h, size_t index);
+
+/**
+ * The value of header line `index`, or NULL when out of range. Borrowed from `h`.
+ *
+ * # Safety
+ *
+ * `h` is NULL or live.
+ */
+const char *upstage_headers_value_at(const struct upstage_headers *h, size_t index);
+
+/**
+ * Frees headers handed out by the library; NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `h` is NULL or a live headers handle, freed once.
+ */
+void upstage_headers_free(struct upstage_headers *h);
+
+/**
+ * The rate limits in `h`.
+ * @param out filled on `UPSTAGE_OK` only.
+ * @return `UPSTAGE_OK`; `UPSTAGE_NOT_AVAILABLE` when no `x-ratelimit-*` header held a
+ *         usable value; `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `h` is NULL or live; `out` is NULL or writable.
+ */
+upstage_status upstage_headers_rate_limit(const struct upstage_headers *h,
+                                          struct upstage_rate_limit *out);
+
+/**
+ * The timings of stream `s` so far (the end once it finished).
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`. `out` is written on `UPSTAGE_OK`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live stream used by this thread only; `out` is NULL or writable.
+ */
+upstage_status upstage_stream_timings(const struct upstage_stream *s, struct upstage_timings *out);
+
+/**
+ * The timings of completion `c`.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `c` is NULL or a live completion; `out` is NULL or writable.
+ */
+upstage_status upstage_completion_timings(const struct upstage_completion *c,
+                                          struct upstage_timings *out);
+
+/**
+ * Sends debug-log lines to `callback` (with `userdata`) instead of stderr; NULL puts stderr
+ * back. Installing a callback also turns the log on for every client whose builder did not
+ * turn it off (`upstage_client_builder_set_debug_log`). Lines never contain the API key,
+ * a credential header's value or a proxy password. Global to the process.
+ *
+ * # Safety
+ *
+ * `callback` is NULL or a function safe to call from any thread with `userdata`, until it is
+ * replaced (after this returns, no new call starts; one already running may finish).
+ */
+void upstage_log_set(upstage_log_callback callback, void *userdata);
+
+/**
+ * The details of the error that ended stream `s`, or NULL when it has not failed (or `s` is
+ * NULL). The caller frees them with `upstage_error_details_free`.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a live stream used by this thread only.
+ */
+struct upstage_error_details *upstage_stream_error_details(const struct upstage_stream *s);
+
+/**
+ * The status (`UPSTAGE_ERR_*`); `UPSTAGE_ERR_NULL_ARGUMENT` when `d` is NULL.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+upstage_status upstage_error_details_status(const struct upstage_error_details *d);
+
+/**
+ * The HTTP status, 0 when there was none (or `d` is NULL).
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+int32_t upstage_error_details_http_status(const struct upstage_error_details *d);
+
+/**
+ * The whole message (not cut at 511 bytes like `upstage_error.message`). Borrowed from `d`.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+const char *upstage_error_details_message(const struct upstage_error_details *d);
+
+/**
+ * The response's `x-request-id` (or the stream's id), or NULL. Borrowed from `d`.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+const char *upstage_error_details_request_id(const struct upstage_error_details *d);
+
+/**
+ * The server's error `type`, or NULL. Borrowed from `d`.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+const char *upstage_error_details_api_type(const struct upstage_error_details *d);
+
+/**
+ * The server's error `code` (a number is given as text), or NULL. Borrowed from `d`.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+const char *upstage_error_details_api_code(const struct upstage_error_details *d);
+
+/**
+ * The server's error `param`, or NULL. Borrowed from `d`.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+const char *upstage_error_details_api_param(const struct upstage_error_details *d);
+
+/**
+ * The wait the server asked for (`retry-after-ms` / `retry-after`) in milliseconds, -1
+ * when it asked none.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+int64_t upstage_error_details_retry_after_ms(const struct upstage_error_details *d);
+
+/**
+ * Which timeout expired (`UPSTAGE_TIMEOUT_CONNECT`, `_HEADERS`, `_IDLE`, `_TOTAL`), -1 when
+ * the error is not a timeout.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+int32_t upstage_error_details_timeout_phase(const struct upstage_error_details *d);
+
+/**
+ * How many HTTP attempts were made (1 without retries; 0 when `d` is NULL).
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+uint32_t upstage_error_details_attempts(const struct upstage_error_details *d);
+
+/**
+ * The headers of the HTTP response behind the error, or NULL when there was none (a
+ * connect error, a timeout before the headers). The caller frees the copy with
+ * `upstage_headers_free`.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live.
+ */
+struct upstage_headers *upstage_error_details_headers(const struct upstage_error_details *d);
+
+/**
+ * Frees error details; NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `d` is NULL or live, freed once.
+ */
+void upstage_error_details_free(struct upstage_error_details *d);
+
+/**
+ * New options: not cancellable from outside, no recording. NULL only on a panic.
+ */
+struct upstage_stream_options *upstage_stream_options_new(void);
+
+/**
+ * Makes the call cancellable through `t` (see `upstage_stream_open_cancellable`); `t` may
+ * be freed after this returns. NULL `t`: not cancellable.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT` (`o` NULL).
+ *
+ * # Safety
+ *
+ * `o` is NULL or live; `t` is NULL or a live token.
+ */
+upstage_status upstage_stream_options_set_cancel(struct upstage_stream_options *o,
+                                                 const struct upstage_cancel_token *t);
+
+/**
+ * Records the response into the file at `path` (created or truncated when the response
+ * arrives): status, headers without credentials or cookies, and the body exactly as read.
+ * `upstage_stream_replay` plays it back. NULL `path`: no recording.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT` (`o` NULL), `UPSTAGE_ERR_INVALID_ARGUMENT`
+ *         (not UTF-8).
+ *
+ * # Safety
+ *
+ * `o` is NULL or live; `path` is NULL or NUL-terminated.
+ */
+upstage_status upstage_stream_options_set_record_path(struct upstage_stream_options *o,
+                                                      const char *path);
+
+/**
+ * Frees options; NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `o` is NULL or live, freed once.
+ */
+void upstage_stream_options_free(struct upstage_stream_options *o);
+
+/**
+ * Like `upstage_stream_open`, with options (cancel token, recording; `o` may be NULL) and
+ * the full error: when `details` is not NULL, `*details` receives a new
+ * `upstage_error_details` on error (the caller frees it) and NULL on success.
+ * @return as `upstage_stream_open`.
+ *
+ * # Safety
+ *
+ * As `upstage_stream_open`; `o` is NULL or live; `details` is NULL or writable.
+ */
+upstage_status upstage_stream_open_with(const struct upstage_client *c,
+                                        const struct upstage_request *r,
+                                        const struct upstage_stream_options *o,
+                                        struct upstage_stream **out,
+                                        struct upstage_error *err,
+                                        struct upstage_error_details **details);
+
+/**
+ * Like `upstage_chat_complete`, with options (`o` may be NULL) and the full error in
+ * `*details` (as `upstage_stream_open_with`).
+ *
+ * # Safety
+ *
+ * As `upstage_chat_complete`; `o` is NULL or live; `details` is NULL or writable.
+ */
+upstage_status upstage_chat_complete_with(const struct upstage_client *c,
+                                          const struct upstage_request *r,
+                                          const struct upstage_stream_options *o,
+                                          struct upstage_completion **out,
+                                          struct upstage_error *err,
+                                          struct upstage_error_details **details);
+
+/**
+ * Opens a stream over a recording (`upstage_stream_options_set_record_path`, the CLI's
+ * `--record`, or `curl -i` output) instead of the network, decoded as client `c` would
+ * (its flavor and limits). A recorded HTTP error is returned as that error.
+ * @return as `upstage_stream_open`; `UPSTAGE_ERR_INVALID_ARGUMENT` when the file cannot be
+ *         read or is not a recording.
+ *
+ * # Safety
+ *
+ * `c` is NULL or live; `path` is NULL or NUL-terminated; `out`, `err`, `details` are NULL
+ * or writable.
+ */
+upstage_status upstage_stream_replay(const struct upstage_client *c,
+                                     const char *path,
+                                     struct upstage_stream **out,
+                                     struct upstage_error *err,
+                                     struct upstage_error_details **details);
 
 #ifdef __cplusplus
 }  // extern "C"

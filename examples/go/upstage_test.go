@@ -738,6 +738,10 @@ func TestComplete(t *testing.T) {
 		Usage:     &Usage{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7, ReasoningTokens: -1, CachedTokens: -1},
 		ToolCalls: []ToolCall{{ID: "call_9", Name: "f", Arguments: "{}"}},
 	}
+	if got.Headers.Get("x-request-id") != "req-42" || got.Timings.End < 0 {
+		t.Errorf("Complete headers %v timings %+v", got.Headers, got.Timings)
+	}
+	got.Headers, got.Timings = nil, Timings{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Complete =\n%+v\nwant\n%+v", got, want)
 	}

@@ -35,7 +35,7 @@ pub const UPSTAGE_LIMIT_ERROR_BODY: i32 = 2;
 ///
 /// Threads: one thread at a time.
 pub struct upstage_client_builder {
-    builder: ClientBuilder,
+    pub(crate) builder: ClientBuilder,
     limits: Limits,
 }
 

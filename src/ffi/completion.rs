@@ -29,6 +29,8 @@ pub struct upstage_completion {
     request_id: Option<CText>,
     usage: Option<Usage>,
     tool_calls: Vec<ToolCallText>,
+    pub(crate) headers: crate::ResponseHeaders,
+    pub(crate) timings: crate::Timings,
 }
 
 struct ToolCallText {
@@ -49,6 +51,8 @@ impl From<ChatCompletion> for upstage_completion {
             id: opt(c.id),
             request_id: opt(c.request_id),
             usage: c.usage,
+            headers: c.headers,
+            timings: c.timings,
             tool_calls: c
                 .tool_calls
                 .iter()

@@ -25,6 +25,7 @@ mod completion;
 mod pool;
 mod request;
 mod stream;
+mod surface;
 
 pub use catalog::*;
 pub use client::*;
@@ -32,6 +33,7 @@ pub use completion::*;
 pub use pool::*;
 pub use request::*;
 pub use stream::*;
+pub use surface::*;
 
 /// A status code: `UPSTAGE_OK` (0) and `UPSTAGE_DONE` (1) are success, every negative value
 /// is an error (`UPSTAGE_ERR_*`), `UPSTAGE_NOT_AVAILABLE` (2) means "no such value (yet)".

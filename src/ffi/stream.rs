@@ -277,12 +277,26 @@ fn open(
         let (c, r) = (arg(c, "c")?, arg(r, "r")?);
         let out = out_arg(out, "out")?;
         let stream = c.client.stream_with_cancel(&r.request, &cancel)?;
-        out.hand_out(upstage_stream {
-            cancel: stream.cancel_handle(),
-            state: UnsafeCell::new(StreamState::new(stream)),
-        });
+        out.hand_out(stream_handle(stream));
         Ok(UPSTAGE_OK)
     })
+}
+
+/// A new stream handle around `stream`.
+pub(super) fn stream_handle(stream: ChatStream) -> upstage_stream {
+    upstage_stream {
+        cancel: stream.cancel_handle(),
+        state: UnsafeCell::new(StreamState::new(stream)),
+    }
+}
+
+/// Runs `f` on the Rust stream of handle `s` (a pointer from C, used by the calling thread
+/// only), `None` when `s` is NULL.
+pub(super) fn with_stream<R>(
+    s: *const upstage_stream,
+    f: impl FnOnce(&ChatStream) -> R,
+) -> Option<R> {
+    state_ref(s).map(|state| f(&state.stream))
 }
 
 /// The owner's exclusive access to the state of the stream `s` (a pointer from C, like those

@@ -42,6 +42,14 @@ public struct Options: Sendable {
     public var maxIdleConnections: Int?
     /// How long, in seconds, an idle connection is kept for reuse (default 30).
     public var poolIdleTimeout: Double?
+    /// Headers sent with every request; they replace the library's of the same name
+    /// (`User-Agent` and `Authorization` included). CR, LF or NUL, an invalid name, or
+    /// `Content-Length`, `Host` or `Transfer-Encoding` are `.invalidArgument`.
+    public var headers: [String: String] = [:]
+    /// Query parameters added to every request's URL (a query string in `baseURL` is kept).
+    public var query: [String: String] = [:]
+    /// The library's debug log on stderr for this client (default: `UPSTAGE_LOG=debug`).
+    public var debugLog: Bool = false
 
     public init(
         apiKey: String? = nil,
@@ -169,6 +177,19 @@ public final class Client: @unchecked Sendable {
             let ms = UInt64(max(1, (seconds * 1000).rounded(.up)))
             try check(upstage_client_builder_set_pool_idle_timeout_ms(b, ms), "invalid poolIdleTimeout")
         }
+        for (name, value) in o.headers.sorted(by: { $0.key < $1.key }) {
+            let n = try cSafe(name, "header name")
+            let v = try cSafe(value, "header value")
+            try check(upstage_client_builder_add_header(b, n, v), "invalid header \(name)")
+        }
+        for (name, value) in o.query.sorted(by: { $0.key < $1.key }) {
+            let n = try cSafe(name, "query parameter name")
+            let v = try cSafe(value, "query parameter value")
+            try check(upstage_client_builder_add_query(b, n, v), "invalid query parameter \(name)")
+        }
+        if o.debugLog {
+            try check(upstage_client_builder_set_debug_log(b, true), "cannot turn the debug log on")
+        }
     }
 
     /// Sends `request` and returns once the response headers are in; read the answer with
@@ -180,7 +201,16 @@ public final class Client: @unchecked Sendable {
         var out: OpaquePointer?
         var err = upstage_error()
         let token = cancel ?? CancelToken()
-        try check(upstage_stream_open_cancellable(handle, req, token.handle, &out, &err), err)
+        guard let options = upstage_stream_options_new() else {
+            throw UpstageError(.panic, "upstage_stream_options_new failed")
+        }
+        defer { upstage_stream_options_free(options) }
+        try check(upstage_stream_options_set_cancel(options, token.handle), "cannot set the cancel token")
+        var details: OpaquePointer?
+        let rc = upstage_stream_open_with(handle, req, options, &out, &err, &details)
+        guard rc == UPSTAGE_OK else {
+            throw UpstageError(status: rc, error: err, details: details)
+        }
         guard let stream = out else {
             throw UpstageError(.panic, "upstage_stream_open returned no stream")
         }
@@ -193,7 +223,11 @@ public final class Client: @unchecked Sendable {
         defer { upstage_request_free(req) }
         var out: OpaquePointer?
         var err = upstage_error()
-        try check(upstage_chat_complete(handle, req, &out, &err), err)
+        var details: OpaquePointer?
+        let rc = upstage_chat_complete_with(handle, req, nil, &out, &err, &details)
+        guard rc == UPSTAGE_OK else {
+            throw UpstageError(status: rc, error: err, details: details)
+        }
         guard let completion = out else {
             throw UpstageError(.panic, "upstage_chat_complete returned no completion")
         }

@@ -27,6 +27,10 @@ public struct Request: Sendable {
     /// Extra body fields as JSON texts: `["temperature": "0.2", "stop": "[\"\\n\"]"]`. See
     /// `setParam(_:_:)` to encode a value.
     public var params: [String: String]
+    /// Headers sent with this request only; they replace the client's of the same name.
+    public var headers: [String: String] = [:]
+    /// Query parameters added to this request's URL, after the client's.
+    public var query: [String: String] = [:]
 
     public init(model: String? = nil, messages: [Message], params: [String: String] = [:]) {
         self.model = model
@@ -61,6 +65,16 @@ public struct Request: Sendable {
                 try check(
                     upstage_request_set_param(req, try cSafe(name, "parameter name"), try cSafe(json, "parameter")),
                     "invalid parameter \(name)")
+            }
+            for (name, value) in headers.sorted(by: { $0.key < $1.key }) {
+                let n = try cSafe(name, "header name")
+                let v = try cSafe(value, "header value")
+                try check(upstage_request_add_header(req, n, v), "invalid header \(name)")
+            }
+            for (name, value) in query.sorted(by: { $0.key < $1.key }) {
+                let n = try cSafe(name, "query parameter name")
+                let v = try cSafe(value, "query parameter value")
+                try check(upstage_request_add_query(req, n, v), "invalid query parameter \(name)")
             }
         } catch {
             upstage_request_free(req)

@@ -96,7 +96,8 @@ public final class TokenStream: @unchecked Sendable {
         if rc == UPSTAGE_DONE {
             return nil
         }
-        let e = UpstageError(status: rc, error: err)
+        let details = handle.flatMap { upstage_stream_error_details($0) }
+        let e = UpstageError(status: rc, error: err, details: details)
         error = e
         throw e
     }
@@ -138,6 +139,25 @@ public final class TokenStream: @unchecked Sendable {
         guard let s = handle else { return nil }
         var u = upstage_usage()
         return upstage_stream_usage(s, &u) == UPSTAGE_OK ? Usage(u) : nil
+    }
+
+    /// The response headers (empty after `close()`).
+    public var headers: ResponseHeaders {
+        busy.lock()
+        defer { busy.unlock() }
+        return ResponseHeaders(taking: handle.flatMap { upstage_stream_headers($0) })
+    }
+
+    /// What the response's `x-ratelimit-*` headers said, if anything.
+    public var rateLimit: RateLimit? { headers.rateLimit }
+
+    /// The milestones so far (all of them once the stream ended).
+    public var timings: Timings {
+        busy.lock()
+        defer { busy.unlock() }
+        var t = upstage_timings()
+        guard let s = handle, upstage_stream_timings(s, &t) == UPSTAGE_OK else { return .unknown }
+        return Timings(t)
     }
 
     /// Reads the rest of the answer.
@@ -259,6 +279,9 @@ public struct Completion: Equatable, Sendable {
     public var requestID: String?
     public var usage: Usage?
     public var toolCalls: [ToolCall]
+    /// The response headers, and how long the answer took.
+    public var headers: ResponseHeaders
+    public var timings: Timings
 
     /// Copies everything out of an `upstage_completion *`.
     init(_ c: OpaquePointer) {
@@ -278,6 +301,9 @@ public struct Completion: Equatable, Sendable {
         requestID = string(upstage_completion_request_id(c))
         var u = upstage_usage()
         usage = upstage_completion_usage(c, &u) == UPSTAGE_OK ? Usage(u) : nil
+        headers = ResponseHeaders(taking: upstage_completion_headers(c))
+        var t = upstage_timings()
+        timings = upstage_completion_timings(c, &t) == UPSTAGE_OK ? Timings(t) : .unknown
         toolCalls = (0..<upstage_completion_tool_call_count(c)).map { i in
             ToolCall(
                 id: string(upstage_completion_tool_call_id(c, i)) ?? "",

@@ -32,6 +32,9 @@ public struct UpstageError: Error, Equatable, Sendable, CustomStringConvertible 
     public let httpStatus: Int
     /// The library's message.
     public let message: String
+    /// Request id, retry-after, API type/code/param, timeout phase, attempts and response
+    /// headers, from the calls that provide them (nil otherwise).
+    public internal(set) var details: ErrorDetails? = nil
 
     /// An error of the given kind with a message of the binding's own.
     public init(_ kind: Kind, _ message: String, httpStatus: Int = 0) {

@@ -1238,6 +1238,42 @@ const char *upstage_completion_tool_call_arguments(const struct upstage_completi
 void upstage_completion_free(struct upstage_completion *c);
 
 /**
+ * Turns connection reuse on (non-zero, the default) or off (0: a new connection for
+ * every request, closed at its end).
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder.
+ */
+upstage_status upstage_client_builder_set_connection_reuse(struct upstage_client_builder *b,
+                                                           int enabled);
+
+/**
+ * Sets how many idle connections the client keeps per host for later requests (default
+ * 4); 0 turns connection reuse off.
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder.
+ */
+upstage_status upstage_client_builder_set_max_idle_connections(struct upstage_client_builder *b,
+                                                               size_t per_host);
+
+/**
+ * Sets how long an idle connection is kept for reuse, in milliseconds (default 30,000).
+ * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (0: turn
+ *         reuse off with `upstage_client_builder_set_connection_reuse` instead).
+ *
+ * # Safety
+ *
+ * `b` is NULL or a live builder.
+ */
+upstage_status upstage_client_builder_set_pool_idle_timeout_ms(struct upstage_client_builder *b,
+                                                               uint64_t ms);
+
+/**
  * A new, empty request for `model` (copied), e.g. `"solar-pro4"` or `"solar-mini4"`. NULL
  * or `""`: the client's default model (the legacy web demo resolves names with
  * `upstage_resolve_model`). The caller owns the request and frees it with

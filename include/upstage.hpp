@@ -538,6 +538,12 @@ public:
         Builder &debug_log(bool on) { detail::check(upstage_client_builder_set_debug_log(b_.get(), on)); return *this; }
         /** A size limit (`UPSTAGE_LIMIT_*`) in bytes. */
         Builder &limit(int32_t which, std::size_t bytes) { detail::check(upstage_client_builder_set_limit(b_.get(), which, bytes)); return *this; }
+        /** Keep idle connections for reuse (the default) or open one per request. */
+        Builder &connection_reuse(bool on) { detail::check(upstage_client_builder_set_connection_reuse(b_.get(), on ? 1 : 0)); return *this; }
+        /** Idle connections kept per host (default 4; 0: no reuse). */
+        Builder &max_idle_connections(std::size_t per_host) { detail::check(upstage_client_builder_set_max_idle_connections(b_.get(), per_host)); return *this; }
+        /** How long an idle connection is kept, in milliseconds (default 30,000). */
+        Builder &pool_idle_timeout_ms(uint64_t ms) { detail::check(upstage_client_builder_set_pool_idle_timeout_ms(b_.get(), ms)); return *this; }
 
         /** Builds the client (the builder is used up either way). */
         Client build() {

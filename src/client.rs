@@ -24,7 +24,7 @@ use crate::resolver::NameResolver;
 use crate::response::{self, Body};
 use crate::retry::{self, Budget, Failure};
 use crate::stream::{ChatStream, Reopen};
-use crate::transport::{self, BodyPhase, IdleConnector, SharedTls};
+use crate::transport::{self, Exchange, ExchangeBody, Pooling};
 use crate::url;
 use crate::web_demo;
 
@@ -61,6 +61,7 @@ pub struct ClientBuilder {
     headers: HeaderList,
     query: url::QueryParams,
     debug_log: Option<bool>,
+    pooling: Pooling,
 }
 
 impl ClientBuilder {
@@ -227,6 +228,43 @@ impl ClientBuilder {
         self
     }
 
+    /// How many idle keep-alive connections the client keeps per host for later requests
+    /// (default 4); `0` turns connection reuse off, like
+    /// [`connection_reuse(false)`](ClientBuilder::connection_reuse).
+    ///
+    /// A client and its clones share one pool, across threads. A connection goes back to
+    /// the pool only when its response was read to the end: after `[DONE]`, the rest of the
+    /// body is read only if it is already there or arrives within a short grace, never
+    /// waited for. A cancelled, failed, timed-out or dropped stream closes its connection.
+    /// A pooled connection the server closed while it was idle is noticed, and the request
+    /// goes out again on a new connection without counting as a retry (only when nothing
+    /// of the response had arrived). More streams at once than this open more connections;
+    /// the extra ones are closed when their streams end.
+    pub fn max_idle_connections_per_host(mut self, connections: usize) -> ClientBuilder {
+        self.pooling.max_idle_per_host = connections;
+        self
+    }
+
+    /// How long an idle connection is kept for reuse (default 30 s); an older one is closed
+    /// instead of reused.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.pooling.idle_timeout = timeout;
+        self
+    }
+
+    /// Whether connections are kept for reuse (the default). `false` opens a new connection
+    /// for every request and closes it at the end; `true` restores the default number of
+    /// idle connections if [`max_idle_connections_per_host`](ClientBuilder::max_idle_connections_per_host)
+    /// set none.
+    pub fn connection_reuse(mut self, enabled: bool) -> ClientBuilder {
+        if !enabled {
+            self.pooling.max_idle_per_host = 0;
+        } else if self.pooling.max_idle_per_host == 0 {
+            self.pooling.max_idle_per_host = Pooling::default().max_idle_per_host;
+        }
+        self
+    }
+
     /// Checks the configuration and builds the client. No I/O except reading the CA file.
     pub fn build(self) -> Result<Client> {
         let base = self.resolved_base_url();
@@ -238,6 +276,11 @@ impl ClientBuilder {
         self.headers.checked()?;
         let auth = self.authorization(&base)?;
         let (config, proxy_shown) = self.agent_config()?;
+        let agent = Agent::with_parts(
+            config,
+            transport::pooled_connector(),
+            NameResolver::default(),
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 endpoint,
@@ -252,8 +295,7 @@ impl ClientBuilder {
                 timeouts: self.timeouts,
                 limits: self.limits,
                 max_retries: self.max_retries.unwrap_or(2),
-                config,
-                tls: SharedTls::default(),
+                agent,
             }),
         })
     }
@@ -310,9 +352,14 @@ impl ClientBuilder {
         });
         let mut builder = Agent::config_builder()
             .http_status_as_error(false)
-            .max_idle_connections(0)
-            .max_idle_connections_per_host(0)
             .max_redirects(0)
+            .input_buffer_size(transport::INPUT_BUFFER)
+            .output_buffer_size(transport::OUTPUT_BUFFER)
+            // A larger head cannot fit the read buffer: say so instead of "disconnected".
+            .max_response_header_size(transport::INPUT_BUFFER - 1)
+            .max_idle_connections(self.pooling.max_idle_per_host)
+            .max_idle_connections_per_host(self.pooling.max_idle_per_host)
+            .max_idle_age(self.pooling.idle_timeout)
             .timeout_connect(self.timeouts.connect)
             .timeout_recv_response(self.timeouts.headers)
             .timeout_global(self.timeouts.total)
@@ -383,8 +430,9 @@ struct Inner {
     timeouts: Timeouts,
     limits: Limits,
     max_retries: u32,
-    config: ureq::config::Config,
-    tls: SharedTls,
+    /// One agent for every request of the client and its clones: its pool keeps idle
+    /// connections for reuse.
+    agent: Agent,
 }
 
 impl Client {
@@ -526,27 +574,15 @@ impl Client {
             Flavor::WebDemo => web_demo::request_body(request, stream)?,
         };
         let timeouts = overrides.timeouts(inner.timeouts);
-        let phase = BodyPhase::default();
-        let idle = IdleConnector {
-            idle: timeouts.idle,
-            phase: phase.clone(),
-        };
-        let agent = Agent::with_parts(
-            inner.config.clone(),
-            transport::connector(&inner.tls, idle),
-            NameResolver::default(),
-        );
-        let Some(cancel) = cancel.attach(&agent) else {
+        let Some(cancel) = cancel.slotted() else {
             return Err(Error::cancelled());
         };
         let recording = recorder.is_some();
         let resend = Resend {
             client: self.clone(),
-            agent,
             endpoint: url::with_query(&inner.endpoint, overrides.query.as_slice()),
             headers: self.request_headers(stream, &overrides.headers),
             body,
-            phase,
             timeouts,
             max_retries: overrides.max_retries(inner.max_retries),
             started,
@@ -562,8 +598,8 @@ impl Client {
                 Ok(opened)
             }
             Err(error) => {
-                // No stream owns the agent: forget it, so that a handle the caller reuses
-                // for many requests does not collect them.
+                // No stream owns the connections: forget them, so that a handle the caller
+                // reuses for many requests does not collect them.
                 cancel.detach();
                 Err(error)
             }
@@ -613,13 +649,11 @@ struct WholeResponse {
 /// token (see [`Reopen`]).
 struct Resend {
     client: Client,
-    agent: Agent,
     /// The endpoint with the request's query parameters.
     endpoint: String,
     /// Every header to send, merged.
     headers: Vec<(String, String)>,
     body: Vec<u8>,
-    phase: BodyPhase,
     /// The client's timeouts with the request's overrides.
     timeouts: Timeouts,
     max_retries: u32,
@@ -649,17 +683,14 @@ impl Resend {
         let mut last_http: Option<WholeResponse> = None;
         let result = retry::run(budget, cancel, made, last, |attempt| {
             last_http = None;
-            self.phase.reset();
             self.log_request(attempt);
             let sent_at = Instant::now();
-            let sent = self.send();
-            if sent.is_ok() {
-                // The headers are in: reading any body, an error body too, is bounded
-                // by the idle timeout from now on.
-                self.phase.begin();
-            }
+            let (exchange, sent) = self.send(cancel);
             match sent {
                 Ok(response) => {
+                    // The headers are in: reading any body, an error body too, is bounded
+                    // by the idle timeout from now on.
+                    exchange.begin_body();
                     let headers_at = Instant::now();
                     let status = response.status().as_u16();
                     let headers = Arc::new(ResponseHeaders::from_http(response.headers()));
@@ -676,7 +707,7 @@ impl Resend {
                     if response.status().is_success() {
                         let times = (self.started, headers_at);
                         let mut opened = self
-                            .stream_from(response, headers, &reason, times, cancel)
+                            .stream_from(response, &exchange, headers, &reason, times, cancel)
                             .map_err(|e| match e.kind() {
                                 // An error the server reported in its 200 answer is weighed
                                 // like the HTTP status it stands for; anything else here is
@@ -688,8 +719,10 @@ impl Resend {
                         return Ok(opened);
                     }
                     let limit = inner.limits.max_error_body;
-                    let (error, should_retry, body) =
-                        response::http_error(response, &headers, &reason, limit, cancel);
+                    let (error, should_retry, body) = {
+                        let _entered = exchange.enter();
+                        response::http_error(response, &headers, &reason, limit, cancel)
+                    };
                     last_http = body.map(|body| WholeResponse {
                         status,
                         reason,
@@ -711,9 +744,54 @@ impl Resend {
         }
     }
 
-    /// One HTTP attempt.
-    fn send(&self) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let mut request = self.agent.post(&self.endpoint);
+    /// One attempt up to the response headers. A pooled connection the server closed
+    /// while it was idle fails with nothing of the response received: the request then
+    /// goes out once more on a new connection, within the same attempt.
+    fn send(
+        &self,
+        cancel: &CancelHandle,
+    ) -> (
+        Arc<Exchange>,
+        std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) {
+        let log = self.client.inner.log;
+        let mut fresh = false;
+        loop {
+            let exchange = Exchange::new(cancel, self.timeouts.idle, self.deadline);
+            let sent = {
+                let _entered = exchange.enter();
+                self.send_once(fresh)
+            };
+            let stale = !fresh && exchange.went_stale() && !cancel.is_cancelled();
+            match sent {
+                Err(e) if stale && !is_timeout(&e) => {
+                    debug_log!(
+                        log,
+                        "connection: the pooled one was closed by the server ({e}); \
+                         sending again on a new one"
+                    );
+                    fresh = true;
+                }
+                sent => {
+                    if sent.is_ok() {
+                        let how = if exchange.reused() {
+                            "reused from the pool"
+                        } else {
+                            "a new one"
+                        };
+                        debug_log!(log, "connection: {how}");
+                    }
+                    return (exchange, sent);
+                }
+            }
+        }
+    }
+
+    /// Sends the request on a pooled connection, or on a new one when `fresh`.
+    fn send_once(
+        &self,
+        fresh: bool,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         // What is left of the total timeout (at least 1 ms: zero would mean no limit to
         // some readers).
         let left = self.deadline.map(|deadline| {
@@ -721,12 +799,21 @@ impl Resend {
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1))
         });
-        request = request
+        let mut config = self
+            .client
+            .inner
+            .agent
+            .post(&self.endpoint)
             .config()
             .timeout_connect(self.timeouts.connect)
             .timeout_recv_response(self.timeouts.headers)
-            .timeout_global(left)
-            .build();
+            .timeout_global(left);
+        if fresh {
+            // A configuration the pool's connections were not made with: ureq opens a new
+            // connection for this request (and does not pool it).
+            config = config.input_buffer_size(transport::INPUT_BUFFER + 1);
+        }
+        let mut request = config.build();
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
@@ -755,16 +842,13 @@ impl Resend {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        debug_log!(
-            inner.log,
-            "connection: a new one for this attempt (connections are not pooled)"
-        );
     }
 
     /// A 2xx response as a stream, recorded when asked.
     fn stream_from(
         &self,
         response: ureq::http::Response<ureq::Body>,
+        exchange: &Arc<Exchange>,
         headers: Arc<ResponseHeaders>,
         reason: &str,
         times: (Instant, Instant),
@@ -772,13 +856,17 @@ impl Resend {
     ) -> Result<ChatStream> {
         let inner = &*self.client.inner;
         let status = response.status().as_u16();
-        let mut reader: Body = Box::new(response.into_body().into_reader());
+        let mut reader: Body = Box::new(ExchangeBody::new(
+            response.into_body().into_reader(),
+            exchange,
+        ));
         if let Some(recorder) = self.take_recorder() {
             reader = Box::new(recorder.record_stream(status, reason, &headers, reader)?);
         }
         let mut stream =
             ChatStream::from_body(reader, &headers, inner.flavor, inner.limits, cancel)?;
         stream.set_response(headers, Some(times), inner.log);
+        stream.set_exchange(Arc::clone(exchange));
         Ok(stream)
     }
 
@@ -810,6 +898,15 @@ impl Resend {
                 error.with_message(message)
             }
         }
+    }
+}
+
+/// Whether a failure is a timeout, which a new connection would not cure any sooner.
+fn is_timeout(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(e) => e.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
     }
 }
 

@@ -200,7 +200,6 @@ impl<R> Decoder<R> {
     }
 
     /// The underlying reader; bytes buffered but not decoded yet are lost.
-    #[cfg(test)]
     pub fn into_inner(self) -> R {
         self.reader
     }

@@ -17,6 +17,7 @@ use crate::record::Recording;
 use crate::response::{self, sse_error, Body, BodyKind};
 use crate::sse;
 use crate::timings::{Stopwatch, Timings};
+use crate::transport::{self, Exchange};
 use crate::wire::{self, Chunk, Decoded, FastDecoder};
 
 /// Sends the request of a stream again. A stream keeps one until it hands out its first
@@ -56,8 +57,10 @@ pub(crate) trait Reopen: Send {
 /// chunk carried a `finish_reason` (Hugging Face `transformers serve` never sends `[DONE]`).
 /// Any other end (the server closed the connection early, a reset, an incomplete chunked
 /// body) is [`ErrorKind::Truncated`](crate::ErrorKind::Truncated), with every token read before it already delivered.
-/// Nothing is read after `[DONE]`: the connection is closed at once, so a server that keeps
-/// it open cannot block the caller.
+/// No event after `[DONE]` is read. What is left of the body is read only if it is already
+/// there or arrives within a short grace (50 ms), so that the connection can serve the
+/// client's next request; otherwise the connection is closed, so a server that keeps the
+/// body open cannot block the caller.
 ///
 /// Tokens already delivered stay delivered whatever happens after them; the error that ends
 /// a stream comes after its last token.
@@ -93,6 +96,8 @@ pub struct ChatStream {
     fast: FastDecoder,
     /// How to send the request again, until something is handed out.
     reopen: Option<Box<dyn Reopen>>,
+    /// The HTTP exchange the body comes from (none for a body not read over HTTP).
+    exchange: Option<Arc<Exchange>>,
     /// The response headers (shared with the errors that carry them).
     headers: Arc<ResponseHeaders>,
     /// The error that ended the stream.
@@ -151,6 +156,7 @@ impl ChatStream {
             cancel,
             fast: FastDecoder::default(),
             reopen: None,
+            exchange: None,
             headers: Arc::default(),
             error: None,
             log: DebugLog::new(Some(false)),
@@ -281,6 +287,12 @@ impl ChatStream {
     }
 
     /// Keeps what it takes to retry if the connection dies before the first token.
+    /// The HTTP exchange the body comes from: at the end of the stream, it lets the rest
+    /// of the body be read within a grace so that the connection can be reused.
+    pub(crate) fn set_exchange(&mut self, exchange: Arc<Exchange>) {
+        self.exchange = Some(exchange);
+    }
+
     pub(crate) fn keep_for_retry(&mut self, reopen: Box<dyn Reopen>) {
         if self.decoder.is_some() {
             self.reopen = Some(reopen);
@@ -544,12 +556,14 @@ impl ChatStream {
         let Some(reopen) = self.reopen.take() else {
             return Err(error);
         };
-        // The new stream shares the cancellation without owning the agent's slot, so that
-        // dropping its husk below does not detach the agent this stream still uses.
+        // The new stream registers its connection under this stream's slot without owning
+        // it, so that dropping its husk below does not forget the connection this stream
+        // now uses.
         let cancel = self.cancel.unslotted();
         let mut next = reopen.reopen(&cancel, self.progress.attempts, error)?;
         self.decoder = next.decoder.take();
         let keep_tokens = self.progress.keep_tokens;
+        self.exchange = next.exchange.take();
         self.progress = std::mem::take(&mut next.progress);
         self.progress.keep_tokens = keep_tokens;
         // `Done` when the server answered with a whole JSON completion this time.
@@ -632,11 +646,17 @@ impl ChatStream {
         .with_http_status(200))
     }
 
-    /// Drops the body (closing the connection) and records how the stream ended.
+    /// Drops the body and records how the stream ended. After a normal end, the rest of the
+    /// body is read if it is already there or comes within a short grace, so that the
+    /// connection can serve another request; otherwise dropping the body closes it.
     fn close(&mut self, state: State) {
         if let Some(decoder) = self.decoder.take() {
             self.progress.bytes = decoder.bytes_read();
+            if let (State::Done, Some(exchange)) = (state, &self.exchange) {
+                transport::drain_after_done(&mut decoder.into_inner(), exchange);
+            }
         }
+        self.exchange = None;
         self.state = state;
         self.progress.watch.end();
         self.cancel.detach();
@@ -680,8 +700,8 @@ impl ChatStream {
 }
 
 impl Drop for ChatStream {
-    /// A stream dropped before its end also forgets its agent in the cancel handle (which
-    /// the caller may keep and reuse).
+    /// A stream dropped before its end also forgets its connection in the cancel handle
+    /// (which the caller may keep and reuse).
     fn drop(&mut self) {
         self.cancel.detach();
     }

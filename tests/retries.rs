@@ -295,6 +295,9 @@ fn a_408_and_a_409_are_retried() {
     assert_eq!(stream.attempts(), 3);
     assert_eq!(drain(&mut stream).0.concat(), "third time");
     drop(stream);
+    // Read to their ends, the error responses left the connection reusable: the client
+    // keeps it for the next request until the client goes.
+    drop(client);
     assert_released(&server);
 }
 
@@ -310,6 +313,9 @@ fn http_errors_release_the_connection() {
         assert_eq!(error.http_status(), Some(401));
         assert_eq!(error.message(), "HTTP 401: bad key");
     }
+    // Each error body was read to its end, so one connection served all three.
+    assert_eq!(server.connections(), 1);
+    drop(client);
     assert_released(&server);
 }
 

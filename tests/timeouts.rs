@@ -118,6 +118,8 @@ fn headers_timeout_then_success_on_the_retry() {
     assert!(error.is_none(), "{error:?}");
     assert_eq!(tokens.concat(), "late but fine");
     drop(stream);
+    // The answered connection stays in the pool until the client goes.
+    drop(client);
     assert_released(&server);
 }
 

@@ -63,6 +63,14 @@ type Options struct {
 	EventLimit     int
 	ErrorBodyLimit int
 
+	// NoConnectionReuse opens a new connection for every request. By default idle
+	// keep-alive connections are kept and reused by every goroutine sharing the client; a
+	// connection is reused only after its response was read to the end.
+	NoConnectionReuse bool
+	// MaxIdleConnections is how many idle connections are kept per host (default 4).
+	MaxIdleConnections int
+	// PoolIdleTimeout is how long an idle connection is kept for reuse (default 30 s).
+	PoolIdleTimeout time.Duration
 	// Headers are sent with every request (e.g. "HTTP-Referer" and "X-Title" for
 	// OpenRouter, "api-key" for Azure). They replace the library's headers of the same
 	// name, User-Agent and Authorization included. CR, LF or NUL, an invalid name, or
@@ -196,6 +204,28 @@ func configure(b *C.upstage_client_builder, opts *Options) error {
 		}
 		if rc := C.upstage_client_builder_set_limit(b, l.which, C.size_t(l.bytes)); rc != C.UPSTAGE_OK {
 			return newError(Status(rc), "invalid "+l.name)
+		}
+	}
+	if opts.MaxIdleConnections < 0 {
+		return newError(StatusInvalidArgument, "MaxIdleConnections is negative")
+	}
+	if opts.MaxIdleConnections > 0 {
+		if rc := C.upstage_client_builder_set_max_idle_connections(b, C.size_t(opts.MaxIdleConnections)); rc != C.UPSTAGE_OK {
+			return newError(Status(rc), "invalid MaxIdleConnections")
+		}
+	}
+	if opts.NoConnectionReuse {
+		if rc := C.upstage_client_builder_set_connection_reuse(b, 0); rc != C.UPSTAGE_OK {
+			return newError(Status(rc), "cannot turn connection reuse off")
+		}
+	}
+	if opts.PoolIdleTimeout < 0 {
+		return newError(StatusInvalidArgument, "PoolIdleTimeout is negative")
+	}
+	if opts.PoolIdleTimeout > 0 {
+		ms := C.uint64_t((opts.PoolIdleTimeout + time.Millisecond - 1) / time.Millisecond)
+		if rc := C.upstage_client_builder_set_pool_idle_timeout_ms(b, ms); rc != C.UPSTAGE_OK {
+			return newError(Status(rc), "invalid PoolIdleTimeout")
 		}
 	}
 	if err := configureSurface(b, opts); err != nil {

@@ -67,7 +67,7 @@ pub extern "C" fn upstage_client_builder_new() -> *mut upstage_client_builder {
 
 /// The body of a builder setter: `change` checks its arguments, then applies them with
 /// [`upstage_client_builder::apply`]; a bad argument leaves the builder as it was.
-fn configure(
+pub(super) fn configure(
     b: *mut upstage_client_builder,
     change: impl FnOnce(&mut upstage_client_builder) -> Result<(), Error>,
 ) -> upstage_status {
@@ -80,7 +80,10 @@ fn configure(
 impl upstage_client_builder {
     /// Replaces the Rust builder with `f(builder)` (its methods take it by value). Never
     /// fails: it returns a `Result` so that it can end a setter's `configure` body.
-    fn apply(&mut self, f: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Result<(), Error> {
+    pub(super) fn apply(
+        &mut self,
+        f: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Result<(), Error> {
         self.builder = f(std::mem::take(&mut self.builder));
         Ok(())
     }

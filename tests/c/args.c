@@ -137,6 +137,9 @@ static void test_builder(void) {
     CHECK_STATUS(upstage_client_builder_set_default_model(NULL, "m"), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_set_ca_file(NULL, "/x"), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_set_limit(NULL, 0, 1), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(upstage_client_builder_set_connection_reuse(NULL, 1), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(upstage_client_builder_set_max_idle_connections(NULL, 1), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
+    CHECK_STATUS(upstage_client_builder_set_pool_idle_timeout_ms(NULL, 1), UPSTAGE_ERR_NULL_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_build(NULL, &c, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);
     CHECK(c == sentinel);
     CHECK(e.status == UPSTAGE_ERR_NULL_ARGUMENT && e.http_status == 0);
@@ -161,7 +164,12 @@ static void test_builder(void) {
     CHECK_STATUS(upstage_client_builder_set_timeout_ms(b, -1, 1), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_set_limit(b, 3, 1), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_LINE, 0), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
+    CHECK_STATUS(upstage_client_builder_set_pool_idle_timeout_ms(b, 0), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
     /* Good values. */
+    CHECK_STATUS(upstage_client_builder_set_connection_reuse(b, 0), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_connection_reuse(b, 1), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_max_idle_connections(b, 8), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_pool_idle_timeout_ms(b, 5000), UPSTAGE_OK, NULL);
     CHECK_STATUS(upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_TOTAL, 0), UPSTAGE_OK, NULL);
     CHECK_STATUS(upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_EVENT, 1 << 20), UPSTAGE_OK, NULL);
     CHECK_STATUS(upstage_client_builder_set_web_demo(b, false), UPSTAGE_OK, NULL);

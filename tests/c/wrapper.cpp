@@ -25,6 +25,9 @@ static upstage::Client make_client(const std::string &base) {
         .no_proxy()
         .max_retries(0)
         .timeout_ms(UPSTAGE_TIMEOUT_IDLE, 20000)
+        .max_idle_connections(2)
+        .pool_idle_timeout_ms(10000)
+        .connection_reuse(true)
         .build();
 }
 

@@ -167,6 +167,11 @@ impl Server {
         self.shared.wait_until(timeout, |s| s.connections >= n)
     }
 
+    /// Waits until at most `n` connection threads are running; `false` on timeout.
+    pub fn wait_active_at_most(&self, n: usize, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| s.active <= n)
+    }
+
     /// Waits until no connection thread is running; `false` on timeout.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         self.shared.wait_until(timeout, |s| s.active == 0)

@@ -34,6 +34,14 @@ public struct Options: Sendable {
     public var defaultModel: String?
     /// A PEM file whose certificates are trusted instead of the bundled web roots.
     public var caFile: String?
+    /// Whether idle keep-alive connections are kept and reused (default true), by every
+    /// thread sharing the client. A connection is reused only after its response was read
+    /// to the end; false opens a new connection for every request.
+    public var connectionReuse: Bool
+    /// How many idle connections are kept per host (default 4).
+    public var maxIdleConnections: Int?
+    /// How long, in seconds, an idle connection is kept for reuse (default 30).
+    public var poolIdleTimeout: Double?
     /// Headers sent with every request; they replace the library's of the same name
     /// (`User-Agent` and `Authorization` included). CR, LF or NUL, an invalid name, or
     /// `Content-Length`, `Host` or `Transfer-Encoding` are `.invalidArgument`.
@@ -54,7 +62,10 @@ public struct Options: Sendable {
         totalTimeout: Double? = nil,
         maxRetries: Int? = nil,
         defaultModel: String? = nil,
-        caFile: String? = nil
+        caFile: String? = nil,
+        connectionReuse: Bool = true,
+        maxIdleConnections: Int? = nil,
+        poolIdleTimeout: Double? = nil
     ) {
         self.apiKey = apiKey
         self.baseURL = baseURL
@@ -67,6 +78,9 @@ public struct Options: Sendable {
         self.maxRetries = maxRetries
         self.defaultModel = defaultModel
         self.caFile = caFile
+        self.connectionReuse = connectionReuse
+        self.maxIdleConnections = maxIdleConnections
+        self.poolIdleTimeout = poolIdleTimeout
     }
 }
 
@@ -146,6 +160,22 @@ public final class Client: @unchecked Sendable {
         }
         if let path = o.caFile {
             try check(upstage_client_builder_set_ca_file(b, try cSafe(path, "CA file")), "invalid CA file")
+        }
+        if let idle = o.maxIdleConnections {
+            guard idle >= 0 else {
+                throw UpstageError(.invalidArgument, "maxIdleConnections must not be negative")
+            }
+            try check(upstage_client_builder_set_max_idle_connections(b, idle), "invalid maxIdleConnections")
+        }
+        if !o.connectionReuse {
+            try check(upstage_client_builder_set_connection_reuse(b, 0), "cannot turn connection reuse off")
+        }
+        if let seconds = o.poolIdleTimeout {
+            guard seconds > 0, seconds.isFinite else {
+                throw UpstageError(.invalidArgument, "poolIdleTimeout must be positive and finite")
+            }
+            let ms = UInt64(max(1, (seconds * 1000).rounded(.up)))
+            try check(upstage_client_builder_set_pool_idle_timeout_ms(b, ms), "invalid poolIdleTimeout")
         }
         for (name, value) in o.headers.sorted(by: { $0.key < $1.key }) {
             let n = try cSafe(name, "header name")

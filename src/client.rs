@@ -14,14 +14,14 @@ use ureq::Agent;
 use crate::cancel::CancelHandle;
 use crate::completion::ChatCompletion;
 use crate::config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
-use crate::custom_headers::{self, HeaderList};
 use crate::error::{Error, ErrorKind, Result};
-use crate::headers::{shown_value, ResponseHeaders};
 use crate::log::{debug_log, DebugLog};
 use crate::record::Recorder;
 use crate::request::ChatRequest;
+use crate::request_headers::{self, HeaderList};
 use crate::resolver::NameResolver;
 use crate::response::{self, Body};
+use crate::response_headers::{shown_value, ResponseHeaders};
 use crate::retry::{self, Budget, Failure};
 use crate::stream::{ChatStream, Reopen};
 use crate::transport::{self, Exchange, ExchangeBody, Pooling};
@@ -629,7 +629,7 @@ impl Client {
                 }
             }
         }
-        custom_headers::merge(&defaults, &[&inner.headers, request])
+        request_headers::merge(&defaults, &[&inner.headers, request])
             .into_iter()
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect()

@@ -1,8 +1,8 @@
 //! What a chat produces: streamed [`Delta`]s and the assembled [`ChatCompletion`].
 
 use crate::choices::{Choice, Logprobs};
-use crate::headers::ResponseHeaders;
 use crate::rate_limit::RateLimit;
+use crate::response_headers::ResponseHeaders;
 use crate::timings::Timings;
 
 /// Token counts reported by the server.

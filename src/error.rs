@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::headers::ResponseHeaders;
 use crate::rate_limit::RateLimit;
+use crate::response_headers::ResponseHeaders;
 
 /// A specialised `Result` whose error is [`Error`](crate::Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;

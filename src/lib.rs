@@ -32,22 +32,19 @@
 //!
 //! | step | module | what it does |
 //! |---|---|---|
-//! | [`ChatRequest`] | `request` | model, messages, parameters; the JSON body |
-//! | [`Client`] | `client` | sends it over HTTP (`transport`), retries (`retry`) |
-//! | response | `response` | a 2xx body of a known kind, or an [`Error`] in the server's words |
+//! | [`ChatRequest`] | `request`, `request_headers`, `overrides` | model, messages, parameters, the JSON body; custom headers, query, per-request overrides |
+//! | [`Client`] | `client`, `url` | builds the request and sends it; the retry loop is `retry` |
+//! | connection | `transport`, `resolver` | pooled keep-alive connections, per-request cancel and timeouts, name resolution |
+//! | response | `response`, `response_headers`, `rate_limit` | a 2xx body of a known kind, or an [`Error`] in the server's words; headers, [`RateLimit`] |
 //! | SSE | `sse` | events from the body, line by line, bounded |
-//! | chunks | `wire` | the JSON of each event (fast path, serde, error envelopes) |
-//! | assembly | `accumulate` | what the chunks say: tokens, [`Delta`]s, tool calls |
-//! | [`ChatStream`] | `stream` | tokens ([`Iterator`], [`ChatStream::next_token`]) or [`Delta`]s ([`ChatStream::next_delta`]) |
+//! | chunks | `wire`, `in_band` | the JSON of each event (fast path, serde, error envelopes); what an in-band error stands for |
+//! | assembly | `accumulate`, `choices`, `tool_calls` | what the chunks say: tokens, [`Delta`]s, every choice, tool calls, log probabilities |
+//! | [`ChatStream`] | `stream`, `timings` | tokens ([`Iterator`], [`ChatStream::next_token`]) or [`Delta`]s ([`ChatStream::next_delta`]); [`Timings`] |
 //!
-//! Beside them: `config` (flavor, timeouts, limits, proxy), `error`, `cancel`,
-//! [`web_demo`] (the legacy web demo's catalog and prompt), and the C ABI (`ffi`,
-//! documented in `include/upstage.h`). What a caller adds to a request and reads from a
-//! response: custom headers and query parameters (`custom_headers`, `url`, `overrides`),
-//! [`ResponseHeaders`] and [`RateLimit`] (`headers`, `rate_limit`), [`Timings`], the debug log
-//! (`log`, [`set_debug_log_writer`]), recordings ([`Client::stream_recorded`],
-//! [`ChatStream::replay`]; `record`), and name resolution that reports a failed lookup as
-//! [`ErrorKind::Connect`] (`resolver`).
+//! Beside them: `config` (flavor, timeouts, limits, proxy), `error`, `cancel`, `log` (the debug
+//! log, [`set_debug_log_writer`]), `record` (recordings: [`Client::stream_recorded`],
+//! [`ChatStream::replay`]), [`web_demo`] (the legacy web demo's catalog and prompt), and the C
+//! ABI (`ffi`, documented in `include/upstage.h`).
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -57,15 +54,14 @@ mod choices;
 mod client;
 mod completion;
 mod config;
-mod custom_headers;
 mod error;
 mod in_band;
+mod request_headers;
 // The only module allowed `unsafe`: the C ABI, each block with a SAFETY comment. Public
 // so that Rust tests can drive the C functions, hidden because its readers use the header.
 #[allow(unsafe_code)]
 #[doc(hidden)]
 pub mod ffi;
-mod headers;
 mod log;
 mod overrides;
 mod rate_limit;
@@ -73,6 +69,7 @@ mod record;
 mod request;
 mod resolver;
 mod response;
+mod response_headers;
 mod retry;
 mod sse;
 mod stream;
@@ -89,10 +86,10 @@ pub use client::{Client, ClientBuilder};
 pub use completion::{ChatCompletion, ChoiceDelta, Delta, ToolCall, ToolCallDelta, Usage};
 pub use config::{Flavor, Limits, Proxy, Timeouts, DEFAULT_BASE_URL, DEFAULT_MODEL};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
-pub use headers::ResponseHeaders;
 pub use log::{set_debug_log_writer, DebugLogWriter};
 pub use rate_limit::{RateLimit, RateLimitWindow};
 pub use request::{ChatRequest, Message, Role};
+pub use response_headers::ResponseHeaders;
 pub use stream::ChatStream;
 pub use timings::Timings;
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::custom_headers::HeaderList;
 use crate::error::Result;
+use crate::request_headers::HeaderList;
 use crate::url::QueryParams;
 use crate::Timeouts;
 

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::headers::ResponseHeaders;
+use crate::response_headers::ResponseHeaders;
 
 /// The rate-limit state a response reported, for requests and for tokens.
 ///

@@ -31,7 +31,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::headers::{self, ResponseHeaders};
+use crate::response_headers::{self, ResponseHeaders};
 
 /// The first word of a recording.
 pub(crate) const MAGIC: &str = "upstage-recording/1";
@@ -54,7 +54,7 @@ pub(crate) fn write_head(
     }
     head.push('\n');
     for (name, value) in headers.iter() {
-        if headers::is_sensitive(name) {
+        if response_headers::is_sensitive(name) {
             continue;
         }
         // A value can hold no line end (the HTTP layer refuses them); replacing any keeps

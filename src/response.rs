@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cancel::CancelHandle;
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
-use crate::headers::ResponseHeaders;
+use crate::response_headers::ResponseHeaders;
 use crate::retry;
 use crate::sse;
 use crate::wire;

@@ -5,7 +5,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::error::{Error, Result};
-use crate::headers;
+use crate::response_headers;
 
 /// `{base path}{path}?{base query}&{extra}`: the path goes before the base URL's query
 /// string, which is kept as given; extra parameters are percent-encoded and appended.
@@ -170,7 +170,7 @@ fn redact_userinfo(url: &str) -> String {
 
 fn is_secret_param(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    headers::is_sensitive(&name)
+    response_headers::is_sensitive(&name)
         || [
             "key",
             "apikey",

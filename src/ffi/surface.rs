@@ -42,7 +42,7 @@ pub unsafe extern "C" fn upstage_client_builder_add_header(
     guard(std::ptr::null_mut(), || {
         let b = arg_mut(b, "b")?;
         let (name, value) = (str_arg(name, "name")?, str_arg(value, "value")?);
-        crate::custom_headers::check(name, value)?;
+        crate::request_headers::check(name, value)?;
         b.builder = std::mem::take(&mut b.builder).header(name, value);
         Ok(UPSTAGE_OK)
     })
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn upstage_request_add_header(
     guard(std::ptr::null_mut(), || {
         let r = arg_mut(r, "r")?;
         let (name, value) = (str_arg(name, "name")?, str_arg(value, "value")?);
-        crate::custom_headers::check(name, value)?;
+        crate::request_headers::check(name, value)?;
         r.request = std::mem::take(&mut r.request).header(name, value);
         Ok(UPSTAGE_OK)
     })

@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::headers::shown_value;
+use crate::response_headers::shown_value;
 
 /// Headers the HTTP layer computes itself: setting one would corrupt the request.
 const RESERVED: [&str; 3] = ["content-length", "host", "transfer-encoding"];
@@ -111,7 +111,7 @@ pub(crate) fn merge<'a>(
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::headers::ResponseHeaders;
+    use crate::response_headers::ResponseHeaders;
 
     #[test]
     fn good_headers_pass() {

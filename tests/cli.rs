@@ -3,24 +3,10 @@
 mod support;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
 use support::*;
-
-/// The example binary cargo built next to this test (target/<profile>/examples/chat).
-fn chat_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir.join("examples").join("chat");
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
-}
 
 fn chat(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(chat_binary())

@@ -4,23 +4,10 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
 use support::*;
-
-fn chat_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir.join("examples").join("chat");
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
-}
 
 fn chat(args: &[&str]) -> Output {
     Command::new(chat_binary())

@@ -3,23 +3,9 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use support::*;
-
-/// The example binary cargo built next to this test (target/<profile>/examples/chat).
-fn chat_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir.join("examples").join("chat");
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
-}
 
 fn chat(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut command = Command::new(chat_binary());

@@ -25,3 +25,16 @@ pub fn open_fds() -> usize {
     let entries = std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd");
     entries.count().saturating_sub(1)
 }
+
+/// The CLI example cargo built next to the running test (target/<profile>/examples/chat).
+pub fn chat_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let binary = profile_dir.join("examples").join("chat");
+    assert!(
+        binary.exists(),
+        "build the example first: {}",
+        binary.display()
+    );
+    binary
+}

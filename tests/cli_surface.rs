@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use support::*;

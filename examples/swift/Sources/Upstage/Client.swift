@@ -141,11 +141,7 @@ public final class Client: @unchecked Sendable {
         ]
         for (which, seconds, name) in timeouts {
             guard let seconds = seconds else { continue }
-            guard seconds > 0, !seconds.isNaN else {
-                throw UpstageError(.invalidArgument, "\(name) must be positive")
-            }
-            // 0 ms means "no limit" to the C API; round anything else up to at least 1 ms.
-            let ms: UInt64 = seconds.isInfinite ? 0 : UInt64(max(1, (seconds * 1000).rounded(.up)))
+            let ms = try timeoutMilliseconds(seconds, name)
             try check(upstage_client_builder_set_timeout_ms(b, which, ms), "invalid \(name)")
         }
         if let retries = o.maxRetries {

@@ -43,6 +43,13 @@ public struct Request: Sendable {
     public var headers: [String: String] = [:]
     /// Query parameters added to this request's URL, after the client's.
     public var query: [String: String] = [:]
+    /// Timeouts in seconds for this request only; nil: the client's. `.infinity`: no limit.
+    public var connectTimeout: Double?
+    public var headersTimeout: Double?
+    public var idleTimeout: Double?
+    public var totalTimeout: Double?
+    /// Retries for this request only; nil: the client's.
+    public var maxRetries: Int?
 
     public init(model: String? = nil, messages: [Message], params: [String: String] = [:]) {
         self.model = model
@@ -94,10 +101,36 @@ public struct Request: Sendable {
                 let v = try cSafe(value, "query parameter value")
                 try check(upstage_request_add_query(req, n, v), "invalid query parameter \(name)")
             }
+            let timeouts: [(Int32, Double?, String)] = [
+                (UPSTAGE_TIMEOUT_CONNECT, connectTimeout, "connect timeout"),
+                (UPSTAGE_TIMEOUT_HEADERS, headersTimeout, "headers timeout"),
+                (UPSTAGE_TIMEOUT_IDLE, idleTimeout, "idle timeout"),
+                (UPSTAGE_TIMEOUT_TOTAL, totalTimeout, "total timeout"),
+            ]
+            for (which, seconds, name) in timeouts {
+                guard let seconds = seconds else { continue }
+                try check(upstage_request_set_timeout_ms(req, which, try timeoutMilliseconds(seconds, name)),
+                          "invalid \(name)")
+            }
+            if let retries = maxRetries {
+                guard let n = UInt32(exactly: retries) else {
+                    throw UpstageError(.invalidArgument, "maxRetries out of range")
+                }
+                try check(upstage_request_set_max_retries(req, n), "invalid maxRetries")
+            }
         } catch {
             upstage_request_free(req)
             throw error
         }
         return req
     }
+}
+
+/// Seconds as the C API's milliseconds: 0 means no limit (`.infinity`), anything else is
+/// rounded up to at least 1 ms; zero, negative and NaN are refused.
+func timeoutMilliseconds(_ seconds: Double, _ name: String) throws -> UInt64 {
+    guard seconds > 0, !seconds.isNaN else {
+        throw UpstageError(.invalidArgument, "\(name) must be positive")
+    }
+    return seconds.isInfinite ? 0 : UInt64(max(1, (seconds * 1000).rounded(.up)))
 }

@@ -59,6 +59,31 @@ final class SurfaceTests: XCTestCase, @unchecked Sendable {
         }
     }
 
+    func testPerRequestTimeoutAndRetriesOverrideTheClients() throws {
+        let server = serve { conn in
+            conn.startSSE()
+            conn.token("first")
+            conn.stall()
+        }
+        // The client would wait 300 s between body reads; this request only 0.3 s.
+        let client = try makeClient(server)
+        var quick = hello
+        quick.idleTimeout = 0.3
+        quick.maxRetries = 1
+        let stream = try client.stream(quick)
+        defer { stream.close() }
+        XCTAssertEqual(try stream.next(), "first")
+        XCTAssertThrowsError(try stream.next()) { error in
+            XCTAssertEqual((error as? UpstageError)?.kind, .timeout, "\(error)")
+        }
+
+        var bad = hello
+        bad.totalTimeout = -1
+        XCTAssertThrowsError(try client.stream(bad)) { error in
+            XCTAssertEqual((error as? UpstageError)?.kind, .invalidArgument, "\(error)")
+        }
+    }
+
     func testRateLimitsTimingsAndHeaders() throws {
         let server = serve { SurfaceTests.limitedAnswer($0) }
         let client = try makeClient(server)

@@ -6,10 +6,10 @@
 use std::ffi::c_char;
 
 use super::boundary::{
-    arg, arg_mut, borrow, borrowed_text, guard, guard_value, invalid, out_arg, str_arg, CText,
+    arg, borrow, borrowed_text, guard, guard_value, invalid, out_arg, str_arg, CText,
 };
 use super::completion::upstage_completion;
-use super::request::upstage_request;
+use super::request::{edit_request, upstage_request};
 use super::stream::{state_mut, state_ref, upstage_event, upstage_event_kind, upstage_stream};
 use super::{upstage_error, upstage_status, UPSTAGE_DONE, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
 use crate::{ChatCompletion, Choice, Logprobs, Message, TokenLogprob};
@@ -580,8 +580,7 @@ pub unsafe extern "C" fn upstage_request_add_assistant_message(
     choice: usize,
     with_reasoning: i32,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let c = arg(c, "c")?;
         let choice = c.choices.choices.get(choice).ok_or_else(|| {
             invalid(format!(
@@ -593,8 +592,8 @@ pub unsafe extern "C" fn upstage_request_add_assistant_message(
             0 => choice.to_message(),
             _ => choice.to_message_with_reasoning(),
         };
-        r.request.push_message(message);
-        Ok(UPSTAGE_OK)
+        request.push_message(message);
+        Ok(())
     })
 }
 
@@ -612,12 +611,11 @@ pub unsafe extern "C" fn upstage_request_add_tool_message(
     tool_call_id: *const c_char,
     content: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let id = str_arg(tool_call_id, "tool_call_id")?;
         let content = str_arg(content, "content")?;
-        r.request.push_message(Message::tool(id, content));
-        Ok(UPSTAGE_OK)
+        request.push_message(Message::tool(id, content));
+        Ok(())
     })
 }
 
@@ -635,8 +633,7 @@ pub unsafe extern "C" fn upstage_request_add_message_json(
     r: *mut upstage_request,
     message_json: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let json = str_arg(message_json, "message_json")?;
         let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| invalid(format!("`message_json` is not valid JSON: {e}")))?;
@@ -645,8 +642,8 @@ pub unsafe extern "C" fn upstage_request_add_message_json(
         }
         let array = serde_json::Value::Array(vec![value]).to_string();
         for message in crate::ChatRequest::messages_from_json(&array)? {
-            r.request.push_message(message);
+            request.push_message(message);
         }
-        Ok(UPSTAGE_OK)
+        Ok(())
     })
 }

@@ -20,6 +20,23 @@ pub struct upstage_request {
     pub(crate) request: ChatRequest,
 }
 
+/// The body of a request setter, like the builder's `configure`: `change` checks its
+/// arguments, then changes the request; a bad argument leaves the request as it was.
+pub(super) fn edit_request(
+    r: *mut upstage_request,
+    change: impl FnOnce(&mut ChatRequest) -> Result<(), crate::Error>,
+) -> upstage_status {
+    guard(std::ptr::null_mut(), || {
+        change(&mut arg_mut(r, "r")?.request)?;
+        Ok(UPSTAGE_OK)
+    })
+}
+
+/// Replaces `request` with `f(request)` (the builder-style methods take it by value).
+pub(super) fn rebuild(request: &mut ChatRequest, f: impl FnOnce(ChatRequest) -> ChatRequest) {
+    *request = f(std::mem::take(request));
+}
+
 /// A new, empty request for `model` (copied), e.g. `"solar-pro4"` or `"solar-mini4"`. NULL
 /// or `""`: the client's default model (the legacy web demo resolves names with
 /// `upstage_resolve_model`). The caller owns the request and frees it with
@@ -55,14 +72,13 @@ pub unsafe extern "C" fn upstage_request_add_message(
     role: *const c_char,
     content: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let (role, content) = (str_arg(role, "role")?, str_arg(content, "content")?);
         if role.is_empty() {
             return Err(invalid("`role` must not be empty"));
         }
-        r.request.push_message(Message::new(role, content));
-        Ok(UPSTAGE_OK)
+        request.push_message(Message::new(role, content));
+        Ok(())
     })
 }
 
@@ -82,13 +98,11 @@ pub unsafe extern "C" fn upstage_request_set_param(
     name: *const c_char,
     json_value: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let (name, json) = (str_arg(name, "name")?, str_arg(json_value, "json_value")?);
         let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| invalid(format!("the value of `{name}` is not valid JSON: {e}")))?;
-        r.request.set_param(name, value)?;
-        Ok(UPSTAGE_OK)
+        request.set_param(name, value)
     })
 }
 

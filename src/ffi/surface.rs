@@ -9,15 +9,17 @@ use super::boundary::{
     arg, arg_mut, borrow, borrowed_text, free_handle, guard, guard_value, invalid, new_handle,
     null, opt_str_arg, out_arg, str_arg, write_if_asked, CText, Outcome,
 };
-use super::client::{upstage_client, upstage_client_builder};
+use super::client::{configure, upstage_client, upstage_client_builder};
 use super::completion::upstage_completion;
-use super::request::upstage_request;
+use super::request::{edit_request, rebuild, upstage_request};
 use super::stream::{upstage_cancel_token, upstage_stream};
 use super::{upstage_error, upstage_status, UPSTAGE_NOT_AVAILABLE, UPSTAGE_OK};
 use super::{
     UPSTAGE_TIMEOUT_CONNECT, UPSTAGE_TIMEOUT_HEADERS, UPSTAGE_TIMEOUT_IDLE, UPSTAGE_TIMEOUT_TOTAL,
 };
-use crate::{CancelHandle, ChatStream, Error, RateLimit, ResponseHeaders, TimeoutPhase, Timings};
+use crate::{
+    CancelHandle, ChatRequest, ChatStream, Error, RateLimit, ResponseHeaders, TimeoutPhase, Timings,
+};
 
 // ---- request: headers, query parameters, overrides ------------------------------------------
 
@@ -39,12 +41,10 @@ pub unsafe extern "C" fn upstage_client_builder_add_header(
     name: *const c_char,
     value: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let b = arg_mut(b, "b")?;
+    configure(b, |b| {
         let (name, value) = (str_arg(name, "name")?, str_arg(value, "value")?);
         crate::request_headers::check(name, value)?;
-        b.builder = std::mem::take(&mut b.builder).header(name, value);
-        Ok(UPSTAGE_OK)
+        b.apply(|builder| builder.header(name, value))
     })
 }
 
@@ -63,12 +63,10 @@ pub unsafe extern "C" fn upstage_client_builder_add_query(
     name: *const c_char,
     value: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let b = arg_mut(b, "b")?;
+    configure(b, |b| {
         let (name, value) = (str_arg(name, "name")?, str_arg(value, "value")?);
         crate::url::check_name(name)?;
-        b.builder = std::mem::take(&mut b.builder).query(name, value);
-        Ok(UPSTAGE_OK)
+        b.apply(|builder| builder.query(name, value))
     })
 }
 
@@ -85,11 +83,7 @@ pub unsafe extern "C" fn upstage_client_builder_set_debug_log(
     b: *mut upstage_client_builder,
     on: bool,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let b = arg_mut(b, "b")?;
-        b.builder = std::mem::take(&mut b.builder).debug_log(on);
-        Ok(UPSTAGE_OK)
-    })
+    configure(b, |b| b.apply(|builder| builder.debug_log(on)))
 }
 
 /// Adds a header to this request only; it replaces a client header of the same name. Same
@@ -104,12 +98,11 @@ pub unsafe extern "C" fn upstage_request_add_header(
     name: *const c_char,
     value: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let (name, value) = (str_arg(name, "name")?, str_arg(value, "value")?);
         crate::request_headers::check(name, value)?;
-        r.request = std::mem::take(&mut r.request).header(name, value);
-        Ok(UPSTAGE_OK)
+        rebuild(request, |request| request.header(name, value));
+        Ok(())
     })
 }
 
@@ -125,12 +118,11 @@ pub unsafe extern "C" fn upstage_request_add_query(
     name: *const c_char,
     value: *const c_char,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let (name, value) = (str_arg(name, "name")?, str_arg(value, "value")?);
         crate::url::check_name(name)?;
-        r.request = std::mem::take(&mut r.request).query(name, value);
-        Ok(UPSTAGE_OK)
+        rebuild(request, |request| request.query(name, value));
+        Ok(())
     })
 }
 
@@ -149,23 +141,21 @@ pub unsafe extern "C" fn upstage_request_set_timeout_ms(
     which: i32,
     ms: u64,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
+    edit_request(r, |request| {
         let value = (ms > 0).then(|| Duration::from_millis(ms));
-        let request = std::mem::take(&mut r.request);
-        r.request = match which {
-            UPSTAGE_TIMEOUT_CONNECT => request.connect_timeout(value),
-            UPSTAGE_TIMEOUT_HEADERS => request.headers_timeout(value),
-            UPSTAGE_TIMEOUT_IDLE => request.idle_timeout(value),
-            UPSTAGE_TIMEOUT_TOTAL => request.total_timeout(value),
+        let set: fn(ChatRequest, Option<Duration>) -> ChatRequest = match which {
+            UPSTAGE_TIMEOUT_CONNECT => ChatRequest::connect_timeout,
+            UPSTAGE_TIMEOUT_HEADERS => ChatRequest::headers_timeout,
+            UPSTAGE_TIMEOUT_IDLE => ChatRequest::idle_timeout,
+            UPSTAGE_TIMEOUT_TOTAL => ChatRequest::total_timeout,
             _ => {
-                r.request = request;
                 return Err(invalid(format!(
                     "unknown timeout {which}: use UPSTAGE_TIMEOUT_CONNECT..TOTAL (0..3)"
                 )));
             }
         };
-        Ok(UPSTAGE_OK)
+        rebuild(request, |request| set(request, value));
+        Ok(())
     })
 }
 
@@ -180,10 +170,9 @@ pub unsafe extern "C" fn upstage_request_set_max_retries(
     r: *mut upstage_request,
     n: u32,
 ) -> upstage_status {
-    guard(std::ptr::null_mut(), || {
-        let r = arg_mut(r, "r")?;
-        r.request = std::mem::take(&mut r.request).max_retries(n);
-        Ok(UPSTAGE_OK)
+    edit_request(r, |request| {
+        rebuild(request, |request| request.max_retries(n));
+        Ok(())
     })
 }
 

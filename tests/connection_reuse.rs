@@ -8,15 +8,11 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use support::*;
 use upstage::{CancelHandle, ChatRequest, Client, ClientBuilder, ErrorKind, Message};
 
@@ -451,112 +447,14 @@ fn cancelling_a_finished_streams_handle_leaves_the_connection_alone() {
 
 // ---- TLS --------------------------------------------------------------------------
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(output.status.success(), "openssl {args:?} failed");
-}
-
 /// A CA and a server certificate for 127.0.0.1 signed by it; `None` without `openssl`.
-fn pki() -> Option<(TempDir, Arc<rustls::ServerConfig>)> {
-    let have = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var("UPSTAGE_REQUIRE_OPENSSL").as_deref() != Ok("1"),
-            "UPSTAGE_REQUIRE_OPENSSL=1 but the openssl CLI is missing"
-        );
-        println!("skipped: the openssl CLI is not installed");
+fn pki() -> Option<(Pki, Arc<rustls::ServerConfig>)> {
+    if !have_openssl("connection reuse over TLS") {
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("upstage-reuse-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir = TempDir(dir);
-    let d = &dir.0;
-    let ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
-    openssl(d, &[&["genpkey"], &ec[..], &["-out", "ca.key"]].concat());
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=reuse test CA",
-        ],
-    );
-    openssl(
-        d,
-        &[&["genpkey"], &ec[..], &["-out", "server.key"]].concat(),
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    );
-    std::fs::write(d.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&std::fs::read(d.join("server.pem")).unwrap())
-            .collect::<Result<_, _>>()
-            .unwrap();
-    let key = PrivateKeyDer::from_pem_slice(&std::fs::read(d.join("server.key")).unwrap()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    Some((dir, Arc::new(config)))
+    let pki = Pki::new();
+    let config = pki.server_config();
+    Some((pki, config))
 }
 
 /// A keep-alive HTTPS server: request `n` (1-based, across connections) streams two
@@ -719,7 +617,7 @@ fn tls_connections_are_reused_and_cancel_still_interrupts() {
     let server = HttpsServer::start(config, 6);
     let client = ClientBuilder::new()
         .base_url(server.base())
-        .ca_file(dir.0.join("ca.pem"))
+        .ca_file(dir.ca())
         .max_retries(0)
         .build()
         .unwrap();

@@ -23,6 +23,7 @@
 
 mod conn;
 mod faults;
+mod pki;
 mod request;
 mod script;
 mod server;
@@ -35,6 +36,8 @@ pub use conn::{reason, Conn, REQUEST_TIMEOUT, STALL_LIMIT};
 pub use faults::{
     assert_kind, assert_released, bounded, builder, drain, request, run_stream, FullBacklog,
 };
+#[allow(unused_imports)]
+pub use pki::{have_openssl, openssl, Pki, TempDir};
 #[allow(unused_imports)]
 pub use request::RecordedRequest;
 #[allow(unused_imports)]

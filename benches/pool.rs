@@ -28,9 +28,13 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use upstage::{ChatRequest, Client, ClientBuilder, Message};
+
+// The certificates of the TLS tests (which use the parts this bench does not).
+#[allow(dead_code)]
+#[path = "../tests/support/pki.rs"]
+mod pki;
+use pki::{have_openssl, server_config_in, Pki};
 
 // ---------------------------------------------------------------------------------------------
 // Heap accounting
@@ -245,122 +249,12 @@ impl Drop for ChildServer {
 
 /// The child's side: serve until stdin closes.
 fn run_child_server(mode: &str) {
-    let tls = (mode != "plain").then(|| server_config(Path::new(mode)));
+    let tls = (mode != "plain").then(|| server_config_in(Path::new(mode)));
     let (port, _) = start_server(tls);
     println!("{port}");
     std::io::stdout().flush().unwrap();
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Certificates
-// ---------------------------------------------------------------------------------------------
-
-fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A CA and a certificate for 127.0.0.1 in a temporary directory; `None` without openssl.
-fn make_certs() -> Option<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("upstage-pool-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let ec = "ec_paramgen_curve:P-256";
-    let ok = openssl(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            ec,
-            "-out",
-            "ca.key",
-        ],
-    ) && openssl(
-        &dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=bench CA",
-        ],
-    ) && openssl(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            ec,
-            "-out",
-            "server.key",
-        ],
-    ) && openssl(
-        &dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    ) && std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").is_ok()
-        && openssl(
-            &dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-        );
-    ok.then_some(dir)
-}
-
-fn server_config(dir: &Path) -> Arc<rustls::ServerConfig> {
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&std::fs::read(dir.join("server.pem")).unwrap())
-            .collect::<Result<_, _>>()
-            .unwrap();
-    let key = PrivateKeyDer::from_pem_slice(&std::fs::read(dir.join("server.key")).unwrap())
-        .expect("server.key");
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    Arc::new(config)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,7 +282,7 @@ fn request(text: &str) -> ChatRequest {
 /// (g): 200 sequential short streams on one client; requests per second and connections.
 fn sequential(certs: &Path, reuse: bool) -> (f64, usize) {
     const STREAMS: usize = 200;
-    let (port, accepted) = start_server(Some(server_config(certs)));
+    let (port, accepted) = start_server(Some(server_config_in(certs)));
     let client = client(port, Some(certs), reuse, 0);
     let started = Instant::now();
     for _ in 0..STREAMS {
@@ -583,10 +477,9 @@ fn main() {
         .and_then(|k| k.parse::<usize>().ok())
         .unwrap_or(256)
         << 10;
-    let certs = make_certs();
-    if certs.is_none() {
-        println!("the openssl CLI is missing: TLS figures skipped");
-    }
+    // Kept to the end: dropping it removes the certificates.
+    let pki = have_openssl("TLS figures").then(Pki::new);
+    let certs: Option<PathBuf> = pki.as_ref().map(|pki| pki.dir().to_path_buf());
 
     if wanted("g") {
         if let Some(certs) = &certs {
@@ -623,7 +516,5 @@ fn main() {
             }
         }
     }
-    if let Some(dir) = certs {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    drop(pki);
 }

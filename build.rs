@@ -23,8 +23,12 @@ fn main() {
     // The SONAME of the shared library in the build tree is its file name: cargo cannot
     // create the `libupstage.so.0.1 -> libupstage.so` link a versioned SONAME would need, so
     // a program linked against target/<profile>/libupstage.so must ask for exactly that file.
-    // include/install.sh gives the installed copy its versioned SONAME (patchelf).
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+    // include/install.sh gives the installed copy its versioned SONAME (patchelf); under
+    // `cargo cinstall` (which turns on the `capi` feature) cargo-c sets the versioned SONAME
+    // itself, and a second `-soname` here would race with it.
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && env::var_os("CARGO_FEATURE_CAPI").is_none()
+    {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libupstage.so");
     }
 

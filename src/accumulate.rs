@@ -81,7 +81,7 @@ impl Progress {
 /// # Errors
 ///
 /// [`ErrorKind::Protocol`](crate::ErrorKind::Protocol) for tool-call fragments that cannot be
-/// read as a call.
+/// read as a call, and for a chunk that numbers some of its choices and not others.
 pub(crate) fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> Result<bool> {
     if progress.id.is_none() {
         progress.id = chunk.id.map(|id| id.into_owned());
@@ -90,7 +90,7 @@ pub(crate) fn apply_chunk(progress: &mut Progress, chunk: Chunk, mode: Mode) -> 
         progress.model = chunk.model.map(|m| m.into_owned());
     }
     let mut produced = false;
-    for (index, choice) in chunk.choices.into_indexed() {
+    for (index, choice) in chunk.choices.into_indexed()? {
         produced |= apply_choice(progress, index, choice, mode, produced)?;
     }
     if let Some(usage) = chunk.usage {

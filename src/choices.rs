@@ -3,8 +3,10 @@
 //!
 //! A choice is identified by its `index` member, never by its place in the `choices`
 //! array: with `"n": 2` servers interleave the answers chunk by chunk, and some put several
-//! choices in one chunk in any order. Only a choice without `index` falls back to its
-//! place in the array.
+//! choices in one chunk in any order. Only a chunk whose choices carry no `index` at all (a
+//! server that never numbers them) falls back to their places in the array; a chunk that
+//! numbers some choices and not others is a [`Protocol`](crate::ErrorKind::Protocol) error,
+//! since its unnumbered choices could belong to any answer.
 
 use std::fmt;
 

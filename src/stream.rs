@@ -40,7 +40,9 @@ pub(crate) trait Reopen: Send {
 /// # Several choices
 ///
 /// A request with `"n": 2` gets two answers, interleaved chunk by chunk; a choice is known by
-/// its `index`, never by its place in a chunk. Tokens, [`next_delta`](ChatStream::next_delta),
+/// its `index`, never by its place in a chunk (a chunk that numbers some of its choices and
+/// not others is an [`ErrorKind::Protocol`] error: which answer an unnumbered choice belongs
+/// to would be a guess). Tokens, [`next_delta`](ChatStream::next_delta),
 /// [`finish_reason`] and [`tool_calls`](ChatStream::tool_calls) are choice 0's;
 /// [`next_choice_delta`](ChatStream::next_choice_delta) hands out every choice's deltas with
 /// their index, and [`into_completion`](ChatStream::into_completion) gives every choice.

@@ -228,7 +228,7 @@ fn the_tool_loop_example_sends_the_calls_and_their_results_back() {
                 .end_chunks();
         }
     });
-    let exe = chat_binary().with_file_name("tool_loop");
+    let exe = example_binary("tool_loop");
     let out = Command::new(&exe)
         .args([server.base().as_str(), "solar-pro4", "Weather in Seoul?"])
         .env_remove("UPSTAGE_API_KEY")

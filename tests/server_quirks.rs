@@ -404,6 +404,41 @@ fn two_choices_in_one_chunk_index_one_first() {
 }
 
 #[test]
+fn a_chunk_that_numbers_some_choices_and_not_others_is_a_protocol_error() {
+    // The unnumbered choice sits at place 1, which is also the other choice's index: taking
+    // its place as its index would put choice 0's text into choice 1.
+    let server = Server::start(|conn: &mut Conn| {
+        conn.start_sse()
+            .sse_data(r#"{"choices":[{"index":0,"delta":{"content":"A1"}}]}"#)
+            .sse_data(
+                r#"{"choices":[{"index":1,"delta":{"content":"B"}},{"delta":{"content":"A2"}}]}"#,
+            )
+            .sse_data(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)
+            .sse_data("[DONE]")
+            .end_chunks();
+    });
+    let mut stream = client_for(&server).stream(&ask()).unwrap();
+    let (tokens, error) = drain_tokens(&mut stream);
+    assert_eq!(tokens, ["A1"], "what came before stays delivered");
+    let error = error.expect("a protocol error");
+    assert_eq!(error.kind(), ErrorKind::Protocol);
+    assert!(error.to_string().contains("no `index`"), "{error}");
+
+    let (completion, error) = client_for(&server)
+        .stream(&ask())
+        .unwrap()
+        .into_partial_completion();
+    assert_eq!(error.map(|e| e.kind()), Some(ErrorKind::Protocol));
+    assert_eq!(completion.content, "A1");
+    assert_eq!(
+        completion.choices.len(),
+        1,
+        "nothing of the refused chunk is taken: {:?}",
+        completion.choices
+    );
+}
+
+#[test]
 fn a_stream_ends_cleanly_only_when_every_choice_finished() {
     // Choice 1 finished, choice 0 did not, and the body ends without [DONE]: truncated.
     let server = Server::start(|conn: &mut Conn| {

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::choices::WireLogprobs;
 use crate::completion::Usage;
+use crate::error::{Error, ErrorKind, Result};
 use crate::tool_calls::WireToolCalls;
 
 /// One decoded chunk. Everything is optional: servers differ in what they send.
@@ -55,9 +56,28 @@ pub(crate) struct Choices<'a> {
 
 impl<'a> Choices<'a> {
     /// Every choice with the index it stands for: its `index`, or its place in the array
-    /// when it has none.
-    pub fn into_indexed(self) -> impl Iterator<Item = (u32, Choice<'a>)> {
-        self.first
+    /// when no choice of the chunk has one (a server that never numbers its choices).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Protocol`] when the chunk numbers some choices and not others: which
+    /// answer an unnumbered one belongs to would be a guess (its place may be another
+    /// choice's index).
+    pub fn into_indexed(self) -> Result<impl Iterator<Item = (u32, Choice<'a>)>> {
+        let all = || self.first.iter().chain(&self.rest);
+        if all().any(|c| c.index.is_some()) {
+            if let Some(place) = all().position(|c| c.index.is_none()) {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "a chunk numbers some of its choices and not others: the choice at \
+                         place {place} of `choices` has no `index`"
+                    ),
+                ));
+            }
+        }
+        Ok(self
+            .first
             .into_iter()
             .chain(self.rest)
             .enumerate()
@@ -66,7 +86,7 @@ impl<'a> Choices<'a> {
                     .index
                     .unwrap_or_else(|| u32::try_from(place).unwrap_or(u32::MAX));
                 (index, choice)
-            })
+            }))
     }
 }
 
@@ -264,21 +284,43 @@ mod tests {
         }
     }
 
+    fn indexed(json: &str) -> Result<Vec<(u32, String)>> {
+        Ok(chunk(json)
+            .choices
+            .into_indexed()?
+            .map(|(i, c)| (i, c.delta.unwrap().content.unwrap().into_owned()))
+            .collect())
+    }
+
     #[test]
     fn every_choice_is_kept_with_its_index() {
-        let c = chunk(
-            r#"{"choices":[{"index":1,"delta":{"content":"b"}},{"delta":{"content":"a"}},{"index":0,"delta":{"content":"c"}}]}"#,
-        );
-        let indexed: Vec<(u32, String)> = c
-            .choices
-            .into_indexed()
-            .map(|(i, c)| (i, c.delta.unwrap().content.unwrap().into_owned()))
-            .collect();
         assert_eq!(
-            indexed,
-            [(1, "b".into()), (1, "a".into()), (0, "c".into())],
-            "an index wins over the place; a missing one falls back to the place"
+            indexed(
+                r#"{"choices":[{"index":1,"delta":{"content":"b"}},{"index":0,"delta":{"content":"a"}},{"index":0,"delta":{"content":"c"}}]}"#
+            )
+            .unwrap(),
+            [(1, "b".into()), (0, "a".into()), (0, "c".into())],
+            "the index, never the place"
         );
+        assert_eq!(
+            indexed(r#"{"choices":[{"delta":{"content":"a"}},{"delta":{"content":"b"}}]}"#)
+                .unwrap(),
+            [(0, "a".into()), (1, "b".into())],
+            "no choice numbered: the place"
+        );
+    }
+
+    #[test]
+    fn a_chunk_that_numbers_some_choices_and_not_others_is_refused() {
+        for json in [
+            r#"{"choices":[{"index":1,"delta":{"content":"b"}},{"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a"}},{"index":0,"delta":{"content":"b"}}]}"#,
+            r#"{"choices":[{"index":null,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]}"#,
+        ] {
+            let error = indexed(json).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Protocol, "{json}");
+            assert!(error.to_string().contains("no `index`"), "{error}");
+        }
     }
 
     #[test]

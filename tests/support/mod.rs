@@ -47,7 +47,7 @@ pub use script::{
 };
 pub use server::Server;
 #[allow(unused_imports)]
-pub use sys::{chat_binary, open_fds, refused_port, rss_kib};
+pub use sys::{chat_binary, example_binary, open_fds, refused_port, rss_kib};
 
 use std::time::Duration;
 

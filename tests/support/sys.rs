@@ -28,12 +28,20 @@ pub fn open_fds() -> usize {
 
 /// The CLI example cargo built next to the running test (target/<profile>/examples/chat).
 pub fn chat_binary() -> std::path::PathBuf {
+    example_binary("chat")
+}
+
+/// An example cargo built next to the running test (target/<profile>/examples/NAME).
+/// `cargo test` builds every example; a run limited to some test files builds them only
+/// when asked (`cargo build --examples` first).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let binary = profile_dir.join("examples").join("chat");
+    let binary = profile_dir.join("examples").join(name);
     assert!(
         binary.exists(),
-        "build the example first: {}",
+        "the {name} example is not built: run `cargo test`, or `cargo build --examples` before \
+         `cargo test --test ...` ({})",
         binary.display()
     );
     binary

@@ -88,6 +88,12 @@
 #define UPSTAGE_LIMIT_ERROR_BODY 2
 
 /**
+ * `upstage_client_builder_set_limit`: how much a stream keeps for its completion: texts,
+ * tool calls and log probabilities of every choice (default 256 MiB).
+ */
+#define UPSTAGE_LIMIT_ASSEMBLED 3
+
+/**
  * An `upstage_token_callback` result: go on with the next token.
  */
 #define UPSTAGE_CONTINUE 0
@@ -1029,7 +1035,8 @@ upstage_status upstage_client_builder_set_ca_file(struct upstage_client_builder 
 /**
  * Sets one size limit in bytes; exceeding it is `UPSTAGE_ERR_LIMIT`, never an
  * out-of-memory.
- * @param which `UPSTAGE_LIMIT_LINE`, `UPSTAGE_LIMIT_EVENT` or `UPSTAGE_LIMIT_ERROR_BODY`.
+ * @param which `UPSTAGE_LIMIT_LINE`, `UPSTAGE_LIMIT_EVENT`, `UPSTAGE_LIMIT_ERROR_BODY` or
+ *              `UPSTAGE_LIMIT_ASSEMBLED`.
  * @param bytes the limit, at least 1.
  * @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (bad
  *         `which`, or 0 bytes).

@@ -3,10 +3,12 @@
 //! caller.
 
 use std::collections::VecDeque;
+use std::mem::size_of;
 
-use crate::choices::ChoiceSet;
-use crate::completion::{ChatCompletion, ChoiceDelta, Delta, Usage};
-use crate::error::Result;
+use crate::choices::{ChoiceSet, ChoiceState, MAX_CHOICES};
+use crate::completion::{ChatCompletion, ChoiceDelta, Delta, ToolCall, Usage};
+use crate::config::Limits;
+use crate::error::{Error, ErrorKind, Result};
 use crate::timings::Stopwatch;
 use crate::tool_calls::Fragment;
 use crate::wire::{Choice, Chunk};
@@ -16,6 +18,47 @@ use crate::wire::{Choice, Chunk};
 pub(crate) enum Mode {
     Tokens,
     Deltas,
+}
+
+/// What a stream keeps for its completion, counted against
+/// [`Limits::max_assembled`]: a server that streams without end into what is kept (another
+/// choice's text, tool-call arguments, log probabilities) gets a `Limit` error instead of
+/// all of the client's memory.
+pub(crate) struct Budget {
+    used: usize,
+    max: usize,
+}
+
+impl Budget {
+    pub fn new(max: usize) -> Budget {
+        Budget { used: 0, max }
+    }
+
+    /// Counts `bytes` more kept.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Limit`] once the total passes the maximum.
+    pub fn charge(&mut self, bytes: usize) -> Result<()> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used <= self.max {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "what the stream keeps for its completion exceeds the {}-byte limit",
+                self.max
+            ),
+        )
+        .with_http_status(200))
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new(Limits::default().max_assembled)
+    }
 }
 
 /// Everything learned from the stream so far, apart from the decoder.
@@ -30,6 +73,8 @@ pub(crate) struct Progress {
     /// Whether choice 0's tokens are also kept in `choices` (for snapshots of a stream read
     /// token by token; off on the allocation-free token path).
     pub keep_tokens: bool,
+    /// What `choices` holds, bounded.
+    pub budget: Budget,
     pub usage: Option<Usage>,
     pub model: Option<String>,
     pub id: Option<String>,
@@ -49,13 +94,22 @@ impl Progress {
     }
 
     /// Takes a token that the fast path decoded (choice 0's content).
-    pub fn take_token(&mut self, content: &str) {
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Limit`] when the token is kept and passes the budget.
+    pub fn take_token(&mut self, content: &str) -> Result<()> {
+        if self.keep_tokens {
+            if self.choices.get(0).is_none() {
+                self.budget.charge(size_of::<ChoiceState>())?;
+            }
+            self.budget.charge(content.len())?;
+            self.choices.get_mut(0).content.push_str(content);
+        }
         self.token.clear();
         self.token.push_str(content);
         self.watch.content();
-        if self.keep_tokens {
-            self.choices.get_mut(0).content.push_str(content);
-        }
+        Ok(())
     }
 
     /// What was assembled so far, as a completion (nothing is checked).
@@ -122,9 +176,20 @@ fn apply_choice(
         pending,
         choices,
         keep_tokens,
+        budget,
         watch,
         ..
     } = progress;
+    if choices.get(index).is_none() {
+        if choices.len() >= MAX_CHOICES {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("the stream has more than {MAX_CHOICES} choices"),
+            )
+            .with_http_status(200));
+        }
+        budget.charge(size_of::<ChoiceState>())?;
+    }
     let state = choices.get_mut(index);
     let deltas = mode == Mode::Deltas;
     let mut produced = false;
@@ -136,7 +201,15 @@ fn apply_choice(
     };
     if let Some(delta) = choice.delta {
         for call in delta.tool_calls.iter().flat_map(|calls| &calls.0) {
+            let calls_before = state.tools.calls().len();
             if let Some(added) = state.apply_tool_call(Fragment::from_wire(call))? {
+                let new_call = state.tools.calls().len() > calls_before;
+                budget.charge(
+                    added.id.as_ref().map_or(0, String::len)
+                        + added.name.as_ref().map_or(0, String::len)
+                        + added.arguments.len()
+                        + if new_call { size_of::<ToolCall>() } else { 0 },
+                )?;
                 if deltas {
                     queue(Delta::ToolCall(added));
                     produced = true;
@@ -146,6 +219,7 @@ fn apply_choice(
         let reasoning = delta.reasoning.or(delta.reasoning_content);
         if let Some(text) = reasoning.filter(|t| !t.is_empty()) {
             watch.reasoning();
+            budget.charge(text.len())?;
             state.reasoning.push_str(&text);
             if deltas {
                 queue(Delta::Reasoning(text.into_owned()));
@@ -155,11 +229,13 @@ fn apply_choice(
         if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
             watch.content();
             if deltas {
+                budget.charge(text.len())?;
                 state.content.push_str(&text);
                 queue(Delta::Content(text.into_owned()));
                 produced = true;
             } else if index == 0 {
                 if *keep_tokens {
+                    budget.charge(text.len())?;
                     state.content.push_str(&text);
                 }
                 if token_taken {
@@ -171,10 +247,12 @@ fn apply_choice(
                     produced = true;
                 }
             } else {
+                budget.charge(text.len())?;
                 state.content.push_str(&text);
             }
         }
         if let Some(text) = delta.refusal.filter(|t| !t.is_empty()) {
+            budget.charge(text.len())?;
             state.refusal.push_str(&text);
             if deltas {
                 queue(Delta::Refusal(text.into_owned()));
@@ -183,6 +261,7 @@ fn apply_choice(
         }
     }
     if let Some(logprobs) = choice.logprobs.map(|l| l.0).filter(|l| !l.is_empty()) {
+        budget.charge(logprobs.kept_size())?;
         if deltas {
             queue(Delta::Logprobs(logprobs.clone()));
             produced = true;

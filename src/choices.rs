@@ -62,6 +62,24 @@ impl Logprobs {
         self.content.is_empty() && self.refusal.is_empty()
     }
 
+    /// About what these entries cost to keep: their texts and bytes, and the entries
+    /// themselves.
+    pub(crate) fn kept_size(&self) -> usize {
+        fn bytes(b: &Option<Vec<u8>>) -> usize {
+            b.as_ref().map_or(0, Vec::len)
+        }
+        let entry = |e: &TokenLogprob| {
+            std::mem::size_of::<TokenLogprob>()
+                + e.token.len()
+                + bytes(&e.bytes)
+                + e.top_logprobs
+                    .iter()
+                    .map(|t| std::mem::size_of::<TopLogprob>() + t.token.len() + bytes(&t.bytes))
+                    .sum::<usize>()
+        };
+        self.content.iter().chain(&self.refusal).map(entry).sum()
+    }
+
     fn extend(&mut self, more: Logprobs) {
         self.content.extend(more.content);
         self.refusal.extend(more.refusal);
@@ -183,6 +201,10 @@ impl ChoiceState {
     }
 }
 
+/// The most choices a stream keeps: a request asks for at most `n` answers (OpenAI allows
+/// 128), and the sorted insert of a new choice costs a move of those after it.
+pub(crate) const MAX_CHOICES: usize = 1024;
+
 /// Every choice a stream has seen, ordered by index.
 ///
 /// Sorted by index rather than indexed by it: a server's index is not trusted to be
@@ -209,6 +231,11 @@ impl ChoiceSet {
             }
         };
         &mut self.choices[at]
+    }
+
+    /// How many choices were seen.
+    pub fn len(&self) -> usize {
+        self.choices.len()
     }
 
     /// The choice with this index, if seen.

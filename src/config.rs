@@ -104,6 +104,10 @@ impl Default for Timeouts {
 /// | `max_line` | 4 MiB | one line of the event stream |
 /// | `max_event` | 16 MiB | one event (all its `data:` lines joined), and the largest non-streamed JSON answer |
 /// | `max_error_body` | 64 KiB | the body read from an HTTP error response; the error keeps [`Error::http_status`](crate::Error::http_status) |
+/// | `max_assembled` | 256 MiB | what a stream keeps for its completion: texts, tool calls and log probabilities of every choice (choice 0's tokens count only where they are kept: deltas, the C pull API, a recorded completion) |
+///
+/// A stream also keeps at most 1,024 choices and 1,024 tool calls per choice: more is a
+/// `Limit` error too, so that a server cannot make the client do quadratic work.
 ///
 /// Response headers are bounded at 64 KiB by the HTTP layer, also a `Limit` error.
 ///
@@ -125,6 +129,10 @@ pub struct Limits {
     pub max_event: usize,
     /// How much of an HTTP error body is read for its message. Default 64 KiB.
     pub max_error_body: usize,
+    /// How much a stream keeps for its completion (texts, tool calls and log probabilities
+    /// of every choice), counted in bytes of text plus a fixed cost per choice, call and
+    /// log-probability entry. Default 256 MiB.
+    pub max_assembled: usize,
 }
 
 impl Limits {
@@ -148,6 +156,13 @@ impl Limits {
         self.max_error_body = bytes;
         self
     }
+
+    /// These limits with another most a stream keeps for its completion.
+    #[must_use]
+    pub fn with_max_assembled(mut self, bytes: usize) -> Limits {
+        self.max_assembled = bytes;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -156,6 +171,7 @@ impl Default for Limits {
             max_line: 4 << 20,
             max_event: 16 << 20,
             max_error_body: 64 << 10,
+            max_assembled: 256 << 20,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::accumulate::{apply_chunk, Mode, Progress};
+use crate::accumulate::{apply_chunk, Budget, Mode, Progress};
 use crate::cancel::CancelHandle;
 use crate::completion::{ChatCompletion, ChoiceDelta, Delta, ToolCall, Usage};
 use crate::config::{Flavor, Limits};
@@ -134,16 +134,18 @@ impl ChatStream {
     }
 
     pub(crate) fn new(body: Body, flavor: Flavor, limits: Limits, cancel: CancelHandle) -> Self {
-        let limits = sse::Limits {
+        let decoder_limits = sse::Limits {
             max_line: limits.max_line,
             max_event: limits.max_event,
         };
-        ChatStream::with_decoder(Some(sse::Decoder::new(body, limits)), flavor, cancel)
+        let decoder = sse::Decoder::new(body, decoder_limits);
+        ChatStream::with_decoder(Some(decoder), flavor, limits, cancel)
     }
 
     fn with_decoder(
         decoder: Option<sse::Decoder<Body>>,
         flavor: Flavor,
+        limits: Limits,
         cancel: CancelHandle,
     ) -> Self {
         ChatStream {
@@ -151,6 +153,7 @@ impl ChatStream {
             flavor,
             state: State::Open,
             progress: Progress {
+                budget: Budget::new(limits.max_assembled),
                 attempts: 1,
                 watch: Stopwatch::started_at(Instant::now()),
                 ..Progress::default()
@@ -170,9 +173,10 @@ impl ChatStream {
     pub(crate) fn from_completion_json(
         json: &[u8],
         flavor: Flavor,
+        limits: Limits,
         cancel: CancelHandle,
     ) -> Result<Self> {
-        let mut stream = ChatStream::with_decoder(None, flavor, cancel);
+        let mut stream = ChatStream::with_decoder(None, flavor, limits, cancel);
         let chunk: Chunk = serde_json::from_slice(json).map_err(|e| {
             Error::new(
                 ErrorKind::Protocol,
@@ -259,7 +263,7 @@ impl ChatStream {
             BodyKind::Json => {
                 let json =
                     response::read_bounded(reader, limits.max_event, cancel).map_err(attach)?;
-                ChatStream::from_completion_json(&json, flavor, cancel.clone())
+                ChatStream::from_completion_json(&json, flavor, limits, cancel.clone())
                     .map_err(|e| attach(e.with_http_status(200)))?
             }
         };
@@ -605,7 +609,7 @@ impl ChatStream {
                 match self.fast.decode(event.data, need_id, need_model) {
                     Decoded::Content("") => return Ok(Step::Continue),
                     Decoded::Content(content) => {
-                        self.progress.take_token(content);
+                        self.progress.take_token(content)?;
                         return Ok(Step::Produced);
                     }
                     Decoded::Chunk(chunk) => chunk,

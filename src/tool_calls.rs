@@ -177,6 +177,10 @@ impl ToolCall {
     }
 }
 
+/// The most tool calls one choice keeps: finding the call a fragment belongs to looks
+/// through them, so that a server sending endless new calls would make the work quadratic.
+pub(crate) const MAX_TOOL_CALLS: usize = 1024;
+
 /// The tool calls of one choice, assembled fragment by fragment.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ToolCallAssembler {
@@ -237,9 +241,14 @@ impl ToolCallAssembler {
             None if carries_nothing => return Ok(None),
             None => {
                 let at = self.calls.len();
-                let position = u32::try_from(at).map_err(|_| {
-                    Error::new(ErrorKind::Protocol, "too many tool calls in one answer")
-                })?;
+                if at >= MAX_TOOL_CALLS {
+                    return Err(Error::new(
+                        ErrorKind::Limit,
+                        format!("an answer has more than {MAX_TOOL_CALLS} tool calls"),
+                    )
+                    .with_http_status(200));
+                }
+                let position = u32::try_from(at).expect("MAX_TOOL_CALLS fits in u32");
                 self.calls.push(ToolCall {
                     index: position,
                     ..ToolCall::default()

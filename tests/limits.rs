@@ -1,6 +1,8 @@
 //! Limits provoked for real: an endless line, an endless event of short `data:` lines, a
-//! huge error body, a huge JSON answer and huge response headers, each a `Limit` error
-//! with the tokens before it kept and the connection released. The memory these cost is
+//! huge error body, a huge JSON answer, huge response headers, and endless streams into
+//! what a stream keeps for its completion (another choice's text, tool-call arguments, new
+//! tool calls, new choices, log probabilities), each a `Limit` error with the tokens before
+//! it kept and the connection released. The memory these cost is
 //! measured in `memory.rs`, which runs alone.
 
 mod support;
@@ -228,4 +230,183 @@ fn limits_at_exactly_the_size_pass() {
     let (tokens, error) = drain(&mut stream);
     assert!(tokens.is_empty());
     assert_eq!(error.unwrap().kind(), ErrorKind::Limit);
+}
+
+/// A stream that sends `first` (chunk JSON), then `next(i)` for i = 0, 1, ... until the
+/// client hangs up or `cap` bytes were written.
+fn endless_chunks(
+    first: String,
+    next: impl Fn(u64) -> String + Send + Sync + 'static,
+    cap: u64,
+) -> Server {
+    Server::start(move |conn: &mut Conn| {
+        conn.start_sse().sse_data(&first);
+        let mut written = 0;
+        let mut i = 0;
+        while !conn.client_gone() && written < cap {
+            let event = format!("data: {}\n\n", next(i));
+            conn.body(event.as_bytes());
+            written += event.len() as u64;
+            i += 1;
+        }
+    })
+}
+
+fn client_with(server: &Server, limits: Limits) -> Client {
+    Client::builder()
+        .base_url(server.base())
+        .proxy(upstage::Proxy::Disabled)
+        .limits(limits)
+        .max_retries(0)
+        .build()
+        .unwrap()
+}
+
+/// Drains `server`'s stream token by token with a 256 KiB budget: the tokens, the error.
+fn kept_limit(server: &Server) -> (Vec<String>, Error) {
+    let client = client_with(server, Limits::default().with_max_assembled(256 * KIB));
+    let mut stream = client.stream(&request()).unwrap();
+    let (tokens, error) = drain(&mut stream);
+    let error = error.expect("an endless stream into what is kept fails");
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
+    assert_eq!(error.http_status(), Some(200));
+    drop(stream);
+    assert!(server.wait_idle(secs(10)));
+    (tokens, error)
+}
+
+#[test]
+fn endless_text_of_another_choice_is_a_limit_error() {
+    // Choice 0 says one word; choice 1 never stops. Token by token, only choice 0 is
+    // handed out, but choice 1 is kept for the completion.
+    let server = endless_chunks(
+        r#"{"choices":[{"index":0,"delta":{"content":"before"}}]}"#.to_owned(),
+        |_| {
+            format!(
+                r#"{{"choices":[{{"index":1,"delta":{{"content":"{}"}}}}]}}"#,
+                "b".repeat(1000)
+            )
+        },
+        256 * MIB,
+    );
+    let (tokens, error) = kept_limit(&server);
+    assert_eq!(tokens, ["before"]);
+    assert!(error.message().contains("completion"), "{error}");
+}
+
+#[test]
+fn endless_tool_call_arguments_are_a_limit_error() {
+    let server = endless_chunks(
+        chunk_json("before"),
+        |i| {
+            let head = if i == 0 {
+                r#""id":"call_1","function":{"name":"f","#
+            } else {
+                r#""function":{"#
+            };
+            format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":0,{head}"arguments":"{}"}}}}]}}}}]}}"#,
+                "a".repeat(1000)
+            )
+        },
+        256 * MIB,
+    );
+    let (tokens, _) = kept_limit(&server);
+    assert_eq!(tokens, ["before"]);
+}
+
+#[test]
+fn endless_new_tool_calls_are_a_limit_error() {
+    let server = endless_chunks(
+        chunk_json("before"),
+        |i| {
+            format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":{i},"id":"call_{i}","function":{{"name":"f","arguments":"{{}}"}}}}]}}}}]}}"#
+            )
+        },
+        256 * MIB,
+    );
+    // A generous budget: the cap on calls per answer stops it first.
+    let client = client_with(&server, Limits::default());
+    let mut stream = client.stream(&request()).unwrap();
+    let (tokens, error) = drain(&mut stream);
+    assert_eq!(tokens, ["before"]);
+    let error = error.expect("endless new calls fail");
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
+    assert!(error.message().contains("1024 tool calls"), "{error}");
+}
+
+#[test]
+fn endless_new_choices_are_a_limit_error() {
+    let server = endless_chunks(
+        chunk_json("before"),
+        |i| {
+            format!(
+                r#"{{"choices":[{{"index":{},"delta":{{"content":"x"}}}}]}}"#,
+                i + 1
+            )
+        },
+        256 * MIB,
+    );
+    let client = client_with(&server, Limits::default());
+    let mut stream = client.stream(&request()).unwrap();
+    let (tokens, error) = drain(&mut stream);
+    assert_eq!(tokens, ["before"]);
+    let error = error.expect("endless new choices fail");
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
+    assert!(error.message().contains("1024 choices"), "{error}");
+}
+
+#[test]
+fn endless_log_probabilities_are_a_limit_error() {
+    // Every chunk brings a token of choice 0 and its log probabilities: the tokens are
+    // handed out, the log probabilities are kept.
+    let server = endless_chunks(
+        chunk_json("before"),
+        |_| {
+            r#"{"choices":[{"index":0,"delta":{"content":"t"},"logprobs":{"content":[{"token":"t","logprob":-0.5,"bytes":[116],"top_logprobs":[{"token":"t","logprob":-0.5,"bytes":[116]},{"token":"u","logprob":-1.5,"bytes":[117]}]}]}}]}"#.to_owned()
+        },
+        256 * MIB,
+    );
+    let (tokens, _) = kept_limit(&server);
+    assert_eq!(tokens[0], "before");
+    assert!(tokens[1..].iter().all(|t| t == "t"));
+    assert!(tokens.len() > 100, "tokens were handed out until the limit");
+}
+
+#[test]
+fn choice_zero_tokens_do_not_count_on_the_token_path() {
+    // 4 MiB of choice 0's tokens against a 64 KiB budget: read token by token, nothing is
+    // kept, so nothing is counted. Read as deltas, they are kept and counted.
+    let tokens_json: Vec<String> = (0..4096).map(|_| chunk_json(&"x".repeat(1024))).collect();
+    let body = |conn: &mut Conn, tokens: &[String]| {
+        conn.start_sse();
+        for token in tokens {
+            conn.sse_data(token);
+        }
+        conn.sse_data(&finish_json("stop")).done().end_chunks();
+    };
+    let for_server = tokens_json.clone();
+    let server = Server::start(move |conn: &mut Conn| body(conn, &for_server));
+    let client = client_with(&server, Limits::default().with_max_assembled(64 * KIB));
+
+    let mut stream = client.stream(&request()).unwrap();
+    let (tokens, error) = drain(&mut stream);
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(tokens.len(), 4096);
+
+    let error = client
+        .stream(&request())
+        .unwrap()
+        .into_completion()
+        .expect_err("a completion keeps the text");
+    assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
+    assert!(
+        client
+            .stream(&request())
+            .unwrap()
+            .take(100)
+            .all(|t| t.is_ok()),
+        "the iterator hands tokens out without keeping them"
+    );
 }

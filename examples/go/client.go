@@ -56,12 +56,15 @@ type Options struct {
 	// CAFile is a PEM file whose certificates are trusted instead of the bundled web roots.
 	CAFile string
 
-	// LineLimit, EventLimit and ErrorBodyLimit bound, in bytes, one SSE line (default
-	// 4 MiB), one SSE event or non-streamed answer (default 16 MiB) and the part of an HTTP
-	// error body that is read (default 64 KiB). Exceeding one is an ErrLimit. 0: default.
+	// LineLimit, EventLimit, ErrorBodyLimit and AssembledLimit bound, in bytes, one SSE
+	// line (default 4 MiB), one SSE event or non-streamed answer (default 16 MiB), the part
+	// of an HTTP error body that is read (default 64 KiB) and what a stream keeps for its
+	// completion: texts, tool calls and log probabilities of every choice (default
+	// 256 MiB). Exceeding one is an ErrLimit. 0: default.
 	LineLimit      int
 	EventLimit     int
 	ErrorBodyLimit int
+	AssembledLimit int
 
 	// NoConnectionReuse opens a new connection for every request. By default idle
 	// keep-alive connections are kept and reused by every goroutine sharing the client; a
@@ -194,6 +197,7 @@ func configure(b *C.upstage_client_builder, opts *Options) error {
 		{C.UPSTAGE_LIMIT_LINE, "LineLimit", opts.LineLimit},
 		{C.UPSTAGE_LIMIT_EVENT, "EventLimit", opts.EventLimit},
 		{C.UPSTAGE_LIMIT_ERROR_BODY, "ErrorBodyLimit", opts.ErrorBodyLimit},
+		{C.UPSTAGE_LIMIT_ASSEMBLED, "AssembledLimit", opts.AssembledLimit},
 	}
 	for _, l := range limits {
 		if l.bytes == 0 {

@@ -339,6 +339,34 @@ func TestTruncated(t *testing.T) {
 	}
 }
 
+func TestAssembledLimit(t *testing.T) {
+	// Choice 1 never stops; only choice 0's tokens are handed out, but choice 1 is kept
+	// for the completion, so AssembledLimit ends the stream.
+	c, _ := serveWith(t, Options{AssembledLimit: 4096}, func(w http.ResponseWriter, r *http.Request) {
+		s := startSSE(w)
+		s.token("Hel")
+		other := fmt.Sprintf(`{"choices":[{"index":1,"delta":{"content":%q}}]}`, strings.Repeat("x", 1000))
+		for i := 0; i < 1000 && r.Context().Err() == nil; i++ {
+			s.data(other)
+		}
+	})
+	s, err := c.Stream(context.Background(), hello())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tokens, err := collect(t, s)
+	if !reflect.DeepEqual(tokens, []string{"Hel"}) {
+		t.Errorf("tokens %q: the tokens before the limit must be kept", tokens)
+	}
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("error %v is not ErrLimit", err)
+	}
+	if !strings.Contains(err.Error(), "4096") {
+		t.Errorf("error %q does not name the limit", err)
+	}
+}
+
 func TestFinishReasonWithoutDone(t *testing.T) {
 	c, _ := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		s := startSSE(w)
@@ -855,6 +883,7 @@ func TestNewClientErrors(t *testing.T) {
 		"malformed proxy":                  {BaseURL: "http://127.0.0.1:9/v1", Proxy: "::nope::"},
 		"missing CA file":                  {BaseURL: "http://127.0.0.1:9/v1", CAFile: "/nonexistent/ca.pem"},
 		"negative limit":                   {BaseURL: "http://127.0.0.1:9/v1", EventLimit: -1},
+		"negative assembled limit":         {BaseURL: "http://127.0.0.1:9/v1", AssembledLimit: -1},
 	}
 	for name, opts := range cases {
 		c, err := NewClient(opts)
@@ -915,7 +944,7 @@ func TestOptionsAreAccepted(t *testing.T) {
 		BaseURL: "http://127.0.0.1:9/v1", APIKey: "sk-x", Proxy: "http://127.0.0.1:3128",
 		ConnectTimeout: time.Second, HeadersTimeout: NoLimit, IdleTimeout: 1500 * time.Microsecond,
 		TotalTimeout: time.Hour, MaxRetries: 5, DefaultModel: "m", LineLimit: 1 << 20,
-		EventLimit: 1 << 22, ErrorBodyLimit: 1 << 10,
+		EventLimit: 1 << 22, ErrorBodyLimit: 1 << 10, AssembledLimit: 1 << 30,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,9 @@ pub const UPSTAGE_LIMIT_LINE: i32 = 0;
 pub const UPSTAGE_LIMIT_EVENT: i32 = 1;
 /// `upstage_client_builder_set_limit`: how much of an HTTP error body is read (default 64 KiB).
 pub const UPSTAGE_LIMIT_ERROR_BODY: i32 = 2;
+/// `upstage_client_builder_set_limit`: how much a stream keeps for its completion: texts,
+/// tool calls and log probabilities of every choice (default 256 MiB).
+pub const UPSTAGE_LIMIT_ASSEMBLED: i32 = 3;
 
 /// Configures a client.
 ///
@@ -249,7 +252,8 @@ pub unsafe extern "C" fn upstage_client_builder_set_ca_file(
 
 /// Sets one size limit in bytes; exceeding it is `UPSTAGE_ERR_LIMIT`, never an
 /// out-of-memory.
-/// @param which `UPSTAGE_LIMIT_LINE`, `UPSTAGE_LIMIT_EVENT` or `UPSTAGE_LIMIT_ERROR_BODY`.
+/// @param which `UPSTAGE_LIMIT_LINE`, `UPSTAGE_LIMIT_EVENT`, `UPSTAGE_LIMIT_ERROR_BODY` or
+///              `UPSTAGE_LIMIT_ASSEMBLED`.
 /// @param bytes the limit, at least 1.
 /// @return `UPSTAGE_OK`, `UPSTAGE_ERR_NULL_ARGUMENT`, `UPSTAGE_ERR_INVALID_ARGUMENT` (bad
 ///         `which`, or 0 bytes).
@@ -271,9 +275,10 @@ pub unsafe extern "C" fn upstage_client_builder_set_limit(
             UPSTAGE_LIMIT_LINE => &mut b.limits.max_line,
             UPSTAGE_LIMIT_EVENT => &mut b.limits.max_event,
             UPSTAGE_LIMIT_ERROR_BODY => &mut b.limits.max_error_body,
+            UPSTAGE_LIMIT_ASSEMBLED => &mut b.limits.max_assembled,
             _ => {
                 return Err(invalid(format!(
-                    "unknown limit {which}: use UPSTAGE_LIMIT_LINE..ERROR_BODY (0..2)"
+                    "unknown limit {which}: use UPSTAGE_LIMIT_LINE..ASSEMBLED (0..3)"
                 )))
             }
         };

@@ -162,7 +162,7 @@ static void test_builder(void) {
     /* Bad option values. */
     CHECK_STATUS(upstage_client_builder_set_timeout_ms(b, 4, 1), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_set_timeout_ms(b, -1, 1), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
-    CHECK_STATUS(upstage_client_builder_set_limit(b, 3, 1), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
+    CHECK_STATUS(upstage_client_builder_set_limit(b, 4, 1), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_LINE, 0), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
     CHECK_STATUS(upstage_client_builder_set_pool_idle_timeout_ms(b, 0), UPSTAGE_ERR_INVALID_ARGUMENT, NULL);
     /* Good values. */
@@ -172,6 +172,7 @@ static void test_builder(void) {
     CHECK_STATUS(upstage_client_builder_set_pool_idle_timeout_ms(b, 5000), UPSTAGE_OK, NULL);
     CHECK_STATUS(upstage_client_builder_set_timeout_ms(b, UPSTAGE_TIMEOUT_TOTAL, 0), UPSTAGE_OK, NULL);
     CHECK_STATUS(upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_EVENT, 1 << 20), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_ASSEMBLED, 1 << 20), UPSTAGE_OK, NULL);
     CHECK_STATUS(upstage_client_builder_set_web_demo(b, false), UPSTAGE_OK, NULL);
     /* build with out NULL still consumes the builder (valgrind checks it is freed). */
     CHECK_STATUS(upstage_client_builder_build(b, NULL, &e), UPSTAGE_ERR_NULL_ARGUMENT, &e);

@@ -130,6 +130,26 @@ static void test_limit(void) {
     upstage_client_free(c);
 }
 
+/* The pull API keeps choice 0's tokens for snapshots: they count against
+ * UPSTAGE_LIMIT_ASSEMBLED. The callback API keeps nothing, so the same stream passes. */
+static void test_assembled_limit(void) {
+    upstage_client_builder *b = upstage_client_builder_new();
+    upstage_client *c = NULL;
+    upstage_request *r = check_request("limit", "hi");
+    upstage_error e;
+    int n = 0;
+    upstage_client_builder_set_base_url(b, base);
+    upstage_client_builder_set_proxy(b, NULL);
+    upstage_client_builder_set_max_retries(b, 0);
+    CHECK_STATUS(upstage_client_builder_set_limit(b, UPSTAGE_LIMIT_ASSEMBLED, 4096), UPSTAGE_OK, NULL);
+    CHECK_STATUS(upstage_client_builder_build(b, &c, &e), UPSTAGE_OK, &e);
+    stream_fails(c, "limit", 1, UPSTAGE_ERR_LIMIT, 200, "4096");
+    CHECK_STATUS(upstage_chat_stream(c, r, count_cb, &n, &e), UPSTAGE_OK, &e);
+    CHECK(n == 2);
+    upstage_request_free(r);
+    upstage_client_free(c);
+}
+
 static void test_timeouts(void) {
     upstage_client_builder *b = upstage_client_builder_new();
     upstage_client *c = NULL;
@@ -177,6 +197,7 @@ int main(int argc, char **argv) {
     test_long_message();
     test_stream_errors();
     test_limit();
+    test_assembled_limit();
     test_timeouts();
     test_total_timeout();
     test_connect_refused();

@@ -262,9 +262,10 @@ fn client_with(server: &Server, limits: Limits) -> Client {
         .unwrap()
 }
 
-/// Drains `server`'s stream token by token with a 256 KiB budget: the tokens, the error.
-fn kept_limit(server: &Server) -> (Vec<String>, Error) {
-    let client = client_with(server, Limits::default().with_max_assembled(256 * KIB));
+/// Drains `server`'s stream token by token under `limits`: the tokens, and the `Limit`
+/// error that must end it (the connection released).
+fn limit_error(server: &Server, limits: Limits) -> (Vec<String>, Error) {
+    let client = client_with(server, limits);
     let mut stream = client.stream(&request()).unwrap();
     let (tokens, error) = drain(&mut stream);
     let error = error.expect("an endless stream into what is kept fails");
@@ -273,6 +274,11 @@ fn kept_limit(server: &Server) -> (Vec<String>, Error) {
     drop(stream);
     assert!(server.wait_idle(secs(10)));
     (tokens, error)
+}
+
+/// [`limit_error`] with a 256 KiB budget for what is kept.
+fn kept_limit(server: &Server) -> (Vec<String>, Error) {
+    limit_error(server, Limits::default().with_max_assembled(256 * KIB))
 }
 
 #[test]
@@ -326,13 +332,9 @@ fn endless_new_tool_calls_are_a_limit_error() {
         },
         256 * MIB,
     );
-    // A generous budget: the cap on calls per answer stops it first.
-    let client = client_with(&server, Limits::default());
-    let mut stream = client.stream(&request()).unwrap();
-    let (tokens, error) = drain(&mut stream);
+    // The default budget: the cap on calls per answer stops it first.
+    let (tokens, error) = limit_error(&server, Limits::default());
     assert_eq!(tokens, ["before"]);
-    let error = error.expect("endless new calls fail");
-    assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
     assert!(error.message().contains("1024 tool calls"), "{error}");
 }
 
@@ -348,12 +350,8 @@ fn endless_new_choices_are_a_limit_error() {
         },
         256 * MIB,
     );
-    let client = client_with(&server, Limits::default());
-    let mut stream = client.stream(&request()).unwrap();
-    let (tokens, error) = drain(&mut stream);
+    let (tokens, error) = limit_error(&server, Limits::default());
     assert_eq!(tokens, ["before"]);
-    let error = error.expect("endless new choices fail");
-    assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
     assert!(error.message().contains("1024 choices"), "{error}");
 }
 

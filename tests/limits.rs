@@ -11,15 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use support::*;
-use upstage::{ChatRequest, ChatStream, Client, Error, ErrorKind, Limits};
-
-fn request() -> ChatRequest {
-    hi_request()
-}
-
-fn drain(stream: &mut ChatStream) -> (Vec<String>, Option<Error>) {
-    drain_tokens(stream)
-}
+use upstage::{ChatStream, Client, Error, ErrorKind, Limits};
 
 /// Writes `block` through `conn.body` until the client goes away or `cap` bytes were
 /// written; counts what was written.
@@ -30,6 +22,15 @@ fn write_until_gone(conn: &mut Conn, block: &[u8], cap: u64, written: &AtomicU64
         total += block.len() as u64;
         written.fetch_add(block.len() as u64, Ordering::Relaxed);
     }
+}
+
+/// A client for `server` with these limits and no retries.
+fn client_with(server: &Server, limits: Limits) -> Client {
+    builder(server)
+        .limits(limits)
+        .max_retries(0)
+        .build()
+        .unwrap()
 }
 
 const KIB: usize = 1024;
@@ -45,13 +46,7 @@ fn an_endless_line_is_a_limit_error() {
         write_until_gone(conn, &[b'a'; 16 * KIB], 256 * MIB, &counter);
     });
     let limits = Limits::default().with_max_line(64 * KIB);
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .limits(limits)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let client = client_with(&server, limits);
     let mut stream = client.stream(&request()).unwrap();
     let (tokens, error) = drain(&mut stream);
     assert_eq!(tokens, ["before"]);
@@ -74,13 +69,7 @@ fn an_endless_event_of_short_data_lines_is_a_limit_error() {
         write_until_gone(conn, &b"data: x\n".repeat(2 * KIB), 256 * MIB, &counter);
     });
     let limits = Limits::default().with_max_event(256 * KIB);
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .limits(limits)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let client = client_with(&server, limits);
     let mut stream = client.stream(&request()).unwrap();
     let (tokens, error) = drain(&mut stream);
     assert_eq!(tokens, ["before"]);
@@ -109,12 +98,7 @@ fn huge_error_body(written: Arc<AtomicU64>) -> impl Fn(&mut Conn) + Send + Sync 
 fn a_one_gib_error_body_is_a_limit_error_with_the_status() {
     let written = Arc::new(AtomicU64::new(0));
     let server = Server::start(huge_error_body(Arc::clone(&written)));
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let client = builder(&server).max_retries(0).build().unwrap();
     let error = client.stream(&request()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
     assert_eq!(error.http_status(), Some(500));
@@ -133,12 +117,7 @@ fn a_huge_error_body_from_a_5xx_is_still_retried() {
         huge_error_body(Arc::clone(&written)),
         serve_tokens(&["recovered"]),
     ));
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .max_retries(1)
-        .build()
-        .unwrap();
+    let client = builder(&server).max_retries(1).build().unwrap();
     let mut stream = client.stream(&request()).unwrap();
     assert_eq!(stream.attempts(), 2);
     assert_eq!(drain(&mut stream).0, ["recovered"]);
@@ -149,12 +128,7 @@ fn a_small_error_body_limit_is_honoured() {
     let body = format!("{{\"error\":{{\"message\":\"{}\"}}}}", "m".repeat(4000));
     let server = Server::start(serve_json(400, &body));
     let limits = Limits::default().with_max_error_body(1000);
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .limits(limits)
-        .build()
-        .unwrap();
+    let client = builder(&server).limits(limits).build().unwrap();
     let error = client.stream(&request()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
     assert_eq!(error.http_status(), Some(400));
@@ -169,13 +143,7 @@ fn a_huge_json_answer_is_a_limit_error() {
     );
     let server = Server::start(serve_json(200, &body));
     let limits = Limits::default().with_max_event(100 * KIB);
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .limits(limits)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let client = client_with(&server, limits);
     let error = client.stream(&request()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
     assert_eq!(error.http_status(), Some(200));
@@ -190,12 +158,7 @@ fn huge_response_headers_are_a_limit_error() {
             &[("Content-Type", "text/event-stream"), ("X-Big", &big)],
         );
     });
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .max_retries(0)
-        .build()
-        .unwrap();
+    let client = builder(&server).max_retries(0).build().unwrap();
     let error = client.stream(&request()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Limit, "{error:?}");
     assert!(server.wait_idle(secs(10)));
@@ -212,12 +175,7 @@ fn limits_at_exactly_the_size_pass() {
     let server = Server::start(move |conn: &mut Conn| {
         conn.start_sse().body(body.as_bytes()).end_chunks();
     });
-    let client = Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .limits(limits)
-        .build()
-        .unwrap();
+    let client = builder(&server).limits(limits).build().unwrap();
     let mut stream = client.stream(&request()).unwrap();
     let (tokens, error) = drain(&mut stream);
     assert!(error.is_none(), "{error:?}");
@@ -250,16 +208,6 @@ fn endless_chunks(
             i += 1;
         }
     })
-}
-
-fn client_with(server: &Server, limits: Limits) -> Client {
-    Client::builder()
-        .base_url(server.base())
-        .proxy(upstage::Proxy::Disabled)
-        .limits(limits)
-        .max_retries(0)
-        .build()
-        .unwrap()
 }
 
 /// Drains `server`'s stream token by token under `limits`: the tokens, and the `Limit`

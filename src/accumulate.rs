@@ -100,11 +100,9 @@ impl Progress {
     /// [`ErrorKind::Limit`] when the token is kept and passes the budget.
     pub fn take_token(&mut self, content: &str) -> Result<()> {
         if self.keep_tokens {
-            if self.choices.get(0).is_none() {
-                self.budget.charge(size_of::<ChoiceState>())?;
-            }
+            let state = choice_mut(&mut self.choices, &mut self.budget, 0)?;
             self.budget.charge(content.len())?;
-            self.choices.get_mut(0).content.push_str(content);
+            state.content.push_str(content);
         }
         self.token.clear();
         self.token.push_str(content);
@@ -127,6 +125,26 @@ impl Progress {
         completion.timings = self.watch.timings(self.bytes);
         completion
     }
+}
+
+/// The choice with this index, created (and counted against the budget and the most
+/// choices a stream keeps) when new.
+fn choice_mut<'a>(
+    choices: &'a mut ChoiceSet,
+    budget: &mut Budget,
+    index: u32,
+) -> Result<&'a mut ChoiceState> {
+    if choices.get(index).is_none() {
+        if choices.len() >= MAX_CHOICES {
+            return Err(Error::new(
+                ErrorKind::Limit,
+                format!("the stream has more than {MAX_CHOICES} choices"),
+            )
+            .with_http_status(200));
+        }
+        budget.charge(size_of::<ChoiceState>())?;
+    }
+    Ok(choices.get_mut(index))
 }
 
 /// Records what a chunk says; returns whether it produced something to hand out: a token
@@ -180,17 +198,7 @@ fn apply_choice(
         watch,
         ..
     } = progress;
-    if choices.get(index).is_none() {
-        if choices.len() >= MAX_CHOICES {
-            return Err(Error::new(
-                ErrorKind::Limit,
-                format!("the stream has more than {MAX_CHOICES} choices"),
-            )
-            .with_http_status(200));
-        }
-        budget.charge(size_of::<ChoiceState>())?;
-    }
-    let state = choices.get_mut(index);
+    let state = choice_mut(choices, budget, index)?;
     let deltas = mode == Mode::Deltas;
     let mut produced = false;
     let mut queue = |delta: Delta| {

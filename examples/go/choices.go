@@ -220,24 +220,16 @@ func tokenFrom(lp *C.upstage_logprob) TokenLogprob {
 // of every choice (NextEvent keeps to choice 0), each with its Choice; usage comes with
 // choice 0.
 func (s *Stream) NextChoiceEvent() bool {
-	st := s.st
-	st.busy.Lock()
-	defer st.busy.Unlock()
-	st.event = Event{}
-	if !st.ready() {
-		return false
-	}
-	var ev C.upstage_choice_event
-	var cerr C.upstage_error
-	rc := C.upstage_stream_next_choice_event(st.ptr, &ev, &cerr)
-	if rc != C.UPSTAGE_OK {
-		st.end(rc, &cerr)
-		return false
-	}
-	e := st.eventFrom(&ev.event)
-	e.Choice = int(ev.choice)
-	st.event = e
-	return true
+	return s.st.pullEvent(func(st *streamState, cerr *C.upstage_error) (C.upstage_status, Event) {
+		var ev C.upstage_choice_event
+		rc := C.upstage_stream_next_choice_event(st.ptr, &ev, cerr)
+		if rc != C.UPSTAGE_OK {
+			return rc, Event{}
+		}
+		e := st.eventFrom(&ev.event)
+		e.Choice = int(ev.choice)
+		return rc, e
+	})
 }
 
 // eventLogprobs reads the log probabilities of the stream's last event.

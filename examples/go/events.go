@@ -106,21 +106,32 @@ func usageFrom(u *C.upstage_usage) Usage {
 // refusal, finish reason, usage) and reports whether there is one; read it with Event. It
 // ends like Next, and may be mixed with Next (which skips all but content).
 func (s *Stream) NextEvent() bool {
-	st := s.st
+	return s.st.pullEvent(func(st *streamState, cerr *C.upstage_error) (C.upstage_status, Event) {
+		var ev C.upstage_event
+		rc := C.upstage_stream_next_event(st.ptr, &ev, cerr)
+		if rc != C.UPSTAGE_OK {
+			return rc, Event{}
+		}
+		return rc, st.eventFrom(&ev)
+	})
+}
+
+// pullEvent reads one event with pull (which converts it only when it reports
+// UPSTAGE_OK) under the stream's lock, and ends the stream on anything else.
+func (st *streamState) pullEvent(pull func(*streamState, *C.upstage_error) (C.upstage_status, Event)) bool {
 	st.busy.Lock()
 	defer st.busy.Unlock()
 	st.event = Event{}
 	if !st.ready() {
 		return false
 	}
-	var ev C.upstage_event
 	var cerr C.upstage_error
-	rc := C.upstage_stream_next_event(st.ptr, &ev, &cerr)
+	rc, e := pull(st, &cerr)
 	if rc != C.UPSTAGE_OK {
 		st.end(rc, &cerr)
 		return false
 	}
-	st.event = st.eventFrom(&ev)
+	st.event = e
 	return true
 }
 
